@@ -1,0 +1,77 @@
+//! # Strata
+//!
+//! A multi-level cache. This crate is its library face; today it holds the
+//! in-process memory tier, [`MemoryCache`]. The disk and Redis tiers and the
+//! tiered cache that stacks them arrive in later releases, on the same
+//! [`EntryOptions`] and invalidation model.
+//!
+//! ## What the memory tier does
+//!
+//! * **Bounded** by entry count and/or total weight (a weigher you supply),
+//!   with a choice of eviction [`Policy`]: `Lru`, `Lfu` (with aging), `Ttl`
+//!   (soonest expiry first), `Size` (heaviest first) and `Hybrid`
+//!   (cost-aware: keeps what is expensive to recreate, small and used).
+//! * **Per entry**: time to live, time to idle, tags, a priority honoured by
+//!   every policy, a recreation cost, and string metadata ([`EntryOptions`]).
+//! * **Loading**: [`MemoryCache::get_or_compute`] and its fallible and async
+//!   variants run one loader per missing key however many callers miss at
+//!   once (single flight).
+//! * **Invalidation** by key, tag, key prefix and glob pattern
+//!   ([`KeyPattern`]); a removal listener told the [`RemovalCause`].
+//! * **Memory pressure**: given a memory budget, the cache sheds expired and
+//!   then cold entries as the process nears it.
+//! * **Stats**: hits, misses, removals by cause, sampled latency percentiles
+//!   and hot keys ([`CacheStats`]); off, they cost nothing.
+//! * **Testable time**: every expiry reads an injected [`Clock`];
+//!   [`ManualClock`] moves only when told to.
+//!
+//! ## Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use strata::{EntryOptions, MemoryCache, Policy};
+//!
+//! let cache: MemoryCache<String, String> = MemoryCache::builder()
+//!     .max_entries(10_000)
+//!     .policy(Policy::Lru)
+//!     .build()?;
+//!
+//! cache.insert_with(
+//!     "user:42".to_string(),
+//!     "Ada".to_string(),
+//!     EntryOptions::new().with_ttl(Duration::from_secs(60)).with_tag("users"),
+//! )?;
+//! assert_eq!(cache.get("user:42").as_deref(), Some("Ada"));
+//!
+//! // One loader call, however many threads ask at once.
+//! let name = cache.get_or_compute("user:7".to_string(), || "Grace".to_string());
+//! assert_eq!(name, "Grace");
+//!
+//! assert_eq!(cache.invalidate_tag("users"), 1);
+//! assert!(cache.get("user:42").is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Cargo features
+//!
+//! | feature | adds |
+//! | --- | --- |
+//! | `tokio` | the async loaders (`get_or_compute_async` and friends) |
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod clock;
+pub mod error;
+pub mod memory;
+pub mod options;
+pub mod pattern;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{BuildError, InsertError, InvariantError, PatternError};
+pub use memory::{
+    CacheStats, EvictionCounts, HotKey, ImportReport, LatencySummary, MemoryBudget, MemoryCache,
+    MemoryCacheBuilder, MemoryGauge, Policy, PressureLevel, PressureStats, ProcessMemory,
+    RemovalCause, SnapshotEntry,
+};
+pub use options::{EntryOptions, Ttl};
+pub use pattern::KeyPattern;

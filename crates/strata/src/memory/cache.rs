@@ -1,0 +1,604 @@
+//! [`MemoryCache`]: the handle, its shared state, and the read and write
+//! paths. Capacity enforcement, invalidation, loading and snapshots are in
+//! sibling modules as further `impl` blocks.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+
+use crossbeam_utils::CachePadded;
+use hashbrown::DefaultHashBuilder;
+use parking_lot::RwLock;
+
+use super::builder::{MemoryCacheBuilder, Weigher};
+use super::flight::Flights;
+use super::policy::Policy;
+use super::pressure::Pressure;
+use super::removal::{Listener, RemovalCause, Removals};
+use super::shard::{Shard, Spec, Totals};
+use super::stats::{CacheStats, Counters, EvictionCounts, Recorder, Sample};
+use crate::clock::{Clock, nanos};
+use crate::error::{BuildError, InsertError, InvariantError};
+use crate::options::{EntryOptions, Ttl};
+
+/// One shard with the atomics that belong to it, on its own cache lines.
+pub(crate) struct ShardCell<K, V> {
+    pub(crate) lock: RwLock<Shard<K, V>>,
+    /// The shard's lowest entry priority, or `i32::MAX` when empty; read
+    /// without the lock to decide where to evict when priorities differ.
+    pub(crate) min_priority: AtomicI32,
+    pub(crate) counters: Counters,
+}
+
+/// The state shared by every handle of one cache.
+pub(crate) struct Inner<K, V> {
+    pub(crate) shards: Box<[CachePadded<ShardCell<K, V>>]>,
+    hasher: DefaultHashBuilder,
+    pub(crate) totals: Totals,
+    pub(crate) max_entries: Option<u64>,
+    pub(crate) max_weight: Option<u64>,
+    pub(crate) policy: Policy,
+    default_ttl: Option<u64>,
+    default_tti: Option<u64>,
+    weigher: Option<Weigher<K, V>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    listener: Option<Listener<K, V>>,
+    pub(crate) recorder: Option<Recorder<K>>,
+    pub(crate) flights: Flights<K, V>,
+    pub(crate) pressure: Option<Pressure>,
+    /// Rotates cross-shard evictions among equally good shards.
+    pub(crate) evict_cursor: AtomicUsize,
+}
+
+/// A thread-safe, bounded, in-process cache from `K` to `V`.
+///
+/// Cloning the handle is cheap (one reference count) and every clone sees
+/// the same entries. Reads return clones of values: wrap large values in an
+/// `Arc`.
+///
+/// See the [crate docs](crate) for the architecture and an example.
+pub struct MemoryCache<K, V> {
+    pub(crate) inner: Arc<Inner<K, V>>,
+}
+
+impl<K, V> Clone for MemoryCache<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for MemoryCache<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryCache")
+            .field("policy", &self.inner.policy)
+            .field("entries", &self.inner.totals.len.load(Ordering::Relaxed))
+            .field("weight", &self.inner.totals.weight.load(Ordering::Relaxed))
+            .field("max_entries", &self.inner.max_entries)
+            .field("max_weight", &self.inner.max_weight)
+            .field("shards", &self.inner.shards.len())
+            .finish()
+    }
+}
+
+impl<K, V> MemoryCache<K, V> {
+    /// A builder with every default; set at least one bound.
+    pub fn builder() -> MemoryCacheBuilder<K, V> {
+        MemoryCacheBuilder::default()
+    }
+
+    /// Entries resident, including expired ones not yet purged.
+    pub fn len(&self) -> u64 {
+        self.inner.totals.len.load(Ordering::Relaxed)
+    }
+
+    /// Whether no entry is resident.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total weight of resident entries.
+    pub fn weight(&self) -> u64 {
+        self.inner.totals.weight.load(Ordering::Relaxed)
+    }
+
+    /// The entry-count bound.
+    pub fn max_entries(&self) -> Option<u64> {
+        self.inner.max_entries
+    }
+
+    /// The weight bound.
+    pub fn max_weight(&self) -> Option<u64> {
+        self.inner.max_weight
+    }
+
+    /// The eviction policy.
+    pub fn policy(&self) -> Policy {
+        self.inner.policy
+    }
+
+    /// The number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.inner.shards.len()
+    }
+}
+
+impl<K, V> Inner<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The shard of a hash. Bits 32 and up pick it: hashbrown uses the low
+    /// bits for the bucket and the top seven for its tag, and both stay
+    /// fully random within a shard this way.
+    pub(crate) fn shard_of(&self, hash: u64) -> usize {
+        (hash >> 32) as usize & (self.shards.len() - 1)
+    }
+
+    pub(crate) fn sample(&self) -> Sample {
+        if self.recorder.is_some() {
+            Sample::take()
+        } else {
+            Sample::NONE
+        }
+    }
+
+    fn count(&self, shard: usize, pick: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64) {
+        if self.recorder.is_some() {
+            Counters::bump(pick(&self.shards[shard].counters));
+        }
+    }
+
+    /// Publishes a shard's lowest priority after it changed.
+    pub(crate) fn publish(&self, shard: usize, locked: &Shard<K, V>) {
+        self.shards[shard]
+            .min_priority
+            .store(locked.min_priority().unwrap_or(i32::MAX), Ordering::Relaxed);
+    }
+
+    /// Counts removals and hands them to the listener. Call with no lock held.
+    pub(crate) fn notify(&self, shard: usize, removals: Removals<K, V>) {
+        if self.recorder.is_some() {
+            let counters = &self.shards[shard].counters;
+            for (_, _, cause) in &removals {
+                counters.removed(*cause);
+            }
+        }
+        if let Some(listener) = &self.listener {
+            for (key, value, cause) in removals {
+                listener(key, value, cause);
+            }
+        }
+    }
+
+    fn spec(&self, options: EntryOptions, now: u64) -> Spec {
+        let parts = options.into_parts();
+        let ttl = match parts.ttl {
+            Ttl::CacheDefault => self.default_ttl,
+            Ttl::Never => None,
+            Ttl::After(ttl) => Some(nanos(ttl)),
+        };
+        Spec {
+            expires_at: ttl.map(|ttl| now.saturating_add(ttl)),
+            tti: parts.tti.map(nanos).or(self.default_tti),
+            priority: parts.priority,
+            cost: parts.cost.map_or(0, nanos),
+            tags: parts.tags,
+            metadata: parts.metadata,
+        }
+    }
+
+    fn weigh(&self, key: &K, value: &V) -> u32 {
+        self.weigher.as_ref().map_or(1, |w| w(key, value))
+    }
+
+    /// Looks `key` up as a read: updates the policy and time to idle, and
+    /// purges the entry if it expired.
+    pub(crate) fn get_hashed<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let sample = self.sample();
+        let idx = self.shard_of(hash);
+        let mut removals = Removals::new();
+        let mut hot_key = None;
+        let found = {
+            // Every current policy reorders on a read, so a read takes the
+            // write lock; the read lock serves peek, contains and snapshots.
+            let mut shard = self.shards[idx].lock.write();
+            match shard.find(hash, key) {
+                None => None,
+                Some(slot) => {
+                    let entry = shard.entry(slot);
+                    let now = if entry.needs_clock() {
+                        self.clock.now_nanos()
+                    } else {
+                        0
+                    };
+                    if entry.is_expired(now) {
+                        shard.remove_into(slot, RemovalCause::Expired, &self.totals, &mut removals);
+                        self.publish(idx, &shard);
+                        None
+                    } else {
+                        shard.access(slot, now);
+                        let entry = shard.entry(slot);
+                        if sample.hot && self.recorder.as_ref().is_some_and(|r| r.wants_hot_keys())
+                        {
+                            hot_key = Some(entry.key.clone());
+                        }
+                        Some(entry.value.clone())
+                    }
+                }
+            }
+        };
+        if found.is_some() {
+            self.count(idx, |c| &c.hits);
+        } else {
+            self.count(idx, |c| &c.misses);
+        }
+        self.notify(idx, removals);
+        if let Some(recorder) = &self.recorder {
+            if let Some(key) = hot_key {
+                recorder.record_hot(key);
+            }
+            recorder.record_get(sample);
+        }
+        found
+    }
+
+    /// Looks `key` up without touching the policy, idle time or stats.
+    pub(crate) fn peek_hashed<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let shard = self.shards[self.shard_of(hash)].lock.read();
+        let entry = shard.entry(shard.find(hash, key)?);
+        let now = if entry.needs_clock() {
+            self.clock.now_nanos()
+        } else {
+            0
+        };
+        (!entry.is_expired(now)).then(|| entry.value.clone())
+    }
+
+    /// Writes an entry and makes room for it.
+    pub(crate) fn write(&self, key: K, value: V, options: EntryOptions) -> Result<(), InsertError> {
+        let sample = self.sample();
+        let weight = self.weigh(&key, &value);
+        if let Some(max) = self.max_weight
+            && u64::from(weight) > max
+        {
+            return Err(InsertError::TooHeavy {
+                weight: u64::from(weight),
+                capacity: max,
+            });
+        }
+        let now = self.clock.now_nanos();
+        self.maybe_check_pressure(now);
+        let limits = self.limits();
+        let hash = self.hash(&key);
+        let idx = self.shard_of(hash);
+        let spec = self.spec(options, now);
+        let mut out = Removals::new();
+        let (result, done) = {
+            let mut shard = self.shards[idx].lock.write();
+            shard.purge_expired(now, &self.totals, &mut out);
+            let result = shard.write(hash, key, value, weight, spec, now, &self.totals, &mut out);
+            let done = match &result {
+                Ok(written) => {
+                    self.make_room_locally(idx, &mut shard, Some(written.slot), limits, &mut out)
+                }
+                Err(_) => true,
+            };
+            self.publish(idx, &shard);
+            (result, done)
+        };
+        if let Ok(written) = &result {
+            if !done {
+                self.make_room_elsewhere(idx, Some((written.slot, hash)), limits, &mut out);
+            }
+            if written.replaced {
+                self.count(idx, |c| &c.updates);
+            } else {
+                self.count(idx, |c| &c.inserts);
+            }
+        }
+        self.notify(idx, out);
+        if let Some(recorder) = &self.recorder {
+            recorder.record_insert(sample);
+        }
+        result.map(|_| ())
+    }
+
+    /// Removes `key` for `cause`, returning its value if it was live.
+    pub(crate) fn remove_hashed<Q>(&self, hash: u64, key: &Q, cause: RemovalCause) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let idx = self.shard_of(hash);
+        let mut out = Removals::new();
+        {
+            let mut shard = self.shards[idx].lock.write();
+            let slot = shard.find(hash, key)?;
+            let entry = shard.entry(slot);
+            let now = if entry.needs_clock() {
+                self.clock.now_nanos()
+            } else {
+                0
+            };
+            let cause = if entry.is_expired(now) {
+                RemovalCause::Expired
+            } else {
+                cause
+            };
+            shard.remove_into(slot, cause, &self.totals, &mut out);
+            self.publish(idx, &shard);
+        }
+        let value = match out.first() {
+            Some((_, value, c)) if *c == cause => Some(value.clone()),
+            _ => None,
+        };
+        self.notify(idx, out);
+        value
+    }
+
+    /// Removes every entry from every shard for `cause`.
+    pub(crate) fn drain_all(&self, cause: RemovalCause) -> u64 {
+        let mut total = 0;
+        for idx in 0..self.shards.len() {
+            let mut out = Removals::new();
+            {
+                let mut shard = self.shards[idx].lock.write();
+                shard.drain(cause, &self.totals, &mut out);
+                self.publish(idx, &shard);
+            }
+            total += out.len() as u64;
+            self.notify(idx, out);
+        }
+        total
+    }
+}
+
+impl<K, V> MemoryCache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(crate) fn from_builder(b: MemoryCacheBuilder<K, V>) -> Result<Self, BuildError> {
+        b.check_capacity()?;
+        let shard_count = b.shard_count()?;
+        let pressure = b
+            .pressure()?
+            .map(|(config, bytes)| Pressure::new(&config, bytes));
+        let shards = (0..shard_count)
+            .map(|_| {
+                CachePadded::new(ShardCell {
+                    lock: RwLock::new(Shard::new(b.policy)),
+                    min_priority: AtomicI32::new(i32::MAX),
+                    counters: Counters::default(),
+                })
+            })
+            .collect();
+        let inner = Inner {
+            shards,
+            hasher: DefaultHashBuilder::default(),
+            totals: Totals::default(),
+            max_entries: b.max_entries,
+            max_weight: b.max_weight,
+            policy: b.policy,
+            default_ttl: b.default_ttl.map(nanos),
+            default_tti: b.default_tti.map(nanos),
+            weigher: b.weigher,
+            clock: b.clock,
+            listener: b.listener,
+            recorder: b.stats.then(|| Recorder::new(b.hot_keys)),
+            flights: Flights::new(shard_count),
+            pressure,
+            evict_cursor: AtomicUsize::new(0),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The live value of `key`, recording the read with the policy (and
+    /// refreshing the entry's time to idle). An expired entry is removed and
+    /// reads as a miss.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.inner.get_hashed(self.inner.hash(key), key)
+    }
+
+    /// The live value of `key`, without counting as a use: no recency or
+    /// frequency update, no time-to-idle refresh, no hit or miss counted.
+    pub fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.inner.peek_hashed(self.inner.hash(key), key)
+    }
+
+    /// Whether `key` has a live entry (like [`peek`](Self::peek)).
+    pub fn contains<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let inner = &self.inner;
+        let hash = inner.hash(key);
+        let shard = inner.shards[inner.shard_of(hash)].lock.read();
+        shard.find(hash, key).is_some_and(|slot| {
+            let entry = shard.entry(slot);
+            !entry.needs_clock() || !entry.is_expired(inner.clock.now_nanos())
+        })
+    }
+
+    /// Writes `key` with default options. See [`insert_with`](Self::insert_with).
+    ///
+    /// # Errors
+    /// As [`insert_with`](Self::insert_with).
+    pub fn insert(&self, key: K, value: V) -> Result<(), InsertError> {
+        self.inner.write(key, value, EntryOptions::default())
+    }
+
+    /// Writes `key` with `options`, replacing any previous value, then evicts
+    /// as the policy decides until the cache is within its bounds. The entry
+    /// written is never its own victim unless it has a strictly lower
+    /// priority than every other entry.
+    ///
+    /// # Errors
+    /// [`InsertError::TooHeavy`] if the entry weighs more than `max_weight`;
+    /// the cache is then unchanged (a previous value of `key` stays).
+    pub fn insert_with(&self, key: K, value: V, options: EntryOptions) -> Result<(), InsertError> {
+        self.inner.write(key, value, options)
+    }
+
+    /// Removes `key`, returning its value if it was live. The listener sees
+    /// [`RemovalCause::Removed`] (or `Expired` if it had expired).
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.inner
+            .remove_hashed(self.inner.hash(key), key, RemovalCause::Removed)
+    }
+
+    /// Removes every entry ([`RemovalCause::Removed`]); returns how many.
+    pub fn clear(&self) -> u64 {
+        self.inner.drain_all(RemovalCause::Removed)
+    }
+
+    /// A snapshot of the statistics. See [`CacheStats`].
+    pub fn stats(&self) -> CacheStats<K> {
+        let inner = &self.inner;
+        let mut sums = [0u64; 4];
+        let mut removals = [0u64; 5];
+        for cell in inner.shards.iter() {
+            let c = &cell.counters;
+            for (sum, counter) in sums
+                .iter_mut()
+                .zip([&c.hits, &c.misses, &c.inserts, &c.updates])
+            {
+                *sum += counter.load(Ordering::Relaxed);
+            }
+            for (sum, counter) in removals.iter_mut().zip(&c.removals) {
+                *sum += counter.load(Ordering::Relaxed);
+            }
+        }
+        let [hits, misses, inserts, updates] = sums;
+        let reads = hits + misses;
+        CacheStats {
+            enabled: inner.recorder.is_some(),
+            policy: inner.policy,
+            hits,
+            misses,
+            hit_ratio: if reads == 0 {
+                0.0
+            } else {
+                hits as f64 / reads as f64
+            },
+            inserts,
+            updates,
+            evictions: EvictionCounts::from_array(removals),
+            entries: self.len(),
+            weight: self.weight(),
+            max_entries: inner.max_entries,
+            max_weight: inner.max_weight,
+            get_latency: inner
+                .recorder
+                .as_ref()
+                .map(|r| r.get_latency())
+                .unwrap_or_default(),
+            insert_latency: inner
+                .recorder
+                .as_ref()
+                .map(|r| r.insert_latency())
+                .unwrap_or_default(),
+            hot_keys: inner
+                .recorder
+                .as_ref()
+                .map(|r| r.hot_keys())
+                .unwrap_or_default(),
+            pressure: inner.pressure.as_ref().map(|p| p.stats()),
+        }
+    }
+
+    /// Purges every expired entry now and, with a memory budget, checks
+    /// memory pressure now (shedding if needed). Writes already do both
+    /// incrementally; call this from a timer to reclaim memory while idle.
+    pub fn run_maintenance(&self) {
+        let inner = &self.inner;
+        let now = inner.clock.now_nanos();
+        for idx in 0..inner.shards.len() {
+            let mut out = Removals::new();
+            {
+                let mut shard = inner.shards[idx].lock.write();
+                shard.purge_expired(now, &inner.totals, &mut out);
+                inner.publish(idx, &shard);
+            }
+            inner.notify(idx, out);
+        }
+        inner.check_pressure(now);
+    }
+
+    /// Checks every internal invariant: each shard's table, slab, policy,
+    /// deadline queue and tag index agree; weights add up; the totals match
+    /// the shards; the bounds hold. O(n log n). Meant for tests: call it when
+    /// no write is in flight, or the totals may be caught mid-update.
+    ///
+    /// # Errors
+    /// An [`InvariantError`] describing the first violation found.
+    pub fn validate(&self) -> Result<(), InvariantError> {
+        let inner = &self.inner;
+        let (mut len, mut weight, mut prioritized) = (0u64, 0u64, 0u64);
+        for (i, cell) in inner.shards.iter().enumerate() {
+            let shard = cell.lock.read();
+            shard
+                .validate()
+                .map_err(|e| InvariantError(format!("shard {i}: {e}")))?;
+            len += shard.len() as u64;
+            weight += shard.weight();
+            prioritized += shard.entries().filter(|e| e.priority() != 0).count() as u64;
+            let published = cell.min_priority.load(Ordering::Relaxed);
+            if published != shard.min_priority().unwrap_or(i32::MAX) {
+                return Err(InvariantError(format!(
+                    "shard {i}: published lowest priority {published} is stale"
+                )));
+            }
+        }
+        let totals = (
+            inner.totals.len.load(Ordering::Relaxed),
+            inner.totals.weight.load(Ordering::Relaxed),
+            inner.totals.prioritized.load(Ordering::Relaxed),
+        );
+        if totals != (len, weight, prioritized) {
+            return Err(InvariantError(format!(
+                "totals (len, weight, prioritized) {totals:?} but shards hold {:?}",
+                (len, weight, prioritized)
+            )));
+        }
+        if inner.max_entries.is_some_and(|m| len > m)
+            || inner.max_weight.is_some_and(|m| weight > m)
+        {
+            return Err(InvariantError(format!(
+                "over capacity: {len} entries weighing {weight}"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! Invalidation by tag, key predicate, prefix and glob pattern.
+//!
+//! Costs: a tag costs in proportion to the entries carrying it (the tag
+//! index finds them). A predicate, prefix or pattern scans every key, one
+//! shard at a time, holding that shard's write lock while it scans it.
+
+use std::hash::Hash;
+
+use super::MemoryCache;
+use super::removal::{RemovalCause, Removals};
+use super::shard::Shard;
+use crate::error::PatternError;
+use crate::pattern::KeyPattern;
+
+impl<K, V> MemoryCache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Removes, shard by shard, the slots that `select` picks.
+    fn invalidate_where(&self, select: impl Fn(&Shard<K, V>) -> Vec<u32>) -> u64 {
+        let inner = &self.inner;
+        let mut total = 0;
+        for idx in 0..inner.shards.len() {
+            let mut out = Removals::new();
+            {
+                let mut shard = inner.shards[idx].lock.write();
+                for slot in select(&shard) {
+                    shard.remove_into(slot, RemovalCause::Invalidated, &inner.totals, &mut out);
+                }
+                inner.publish(idx, &shard);
+            }
+            total += out.len() as u64;
+            inner.notify(idx, out);
+        }
+        total
+    }
+
+    /// Removes every entry tagged `tag` ([`RemovalCause::Invalidated`]);
+    /// returns how many were removed.
+    pub fn invalidate_tag(&self, tag: &str) -> u64 {
+        self.invalidate_where(|shard| shard.tagged(tag))
+    }
+
+    /// Removes every entry carrying any of `tags`; returns how many entries
+    /// were removed (an entry with two of the tags counts once).
+    pub fn invalidate_tags<T: AsRef<str>>(&self, tags: &[T]) -> u64 {
+        self.invalidate_where(|shard| {
+            let mut slots: Vec<u32> = tags.iter().flat_map(|t| shard.tagged(t.as_ref())).collect();
+            slots.sort_unstable();
+            slots.dedup();
+            slots
+        })
+    }
+
+    /// Removes every entry whose key satisfies `pred`; returns how many.
+    /// Scans every key.
+    pub fn invalidate_if(&self, pred: impl Fn(&K) -> bool) -> u64 {
+        self.invalidate_where(|shard| shard.matching(&pred))
+    }
+}
+
+impl<K, V> MemoryCache<K, V>
+where
+    K: AsRef<str> + Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Removes every entry whose key starts with `prefix`; returns how many.
+    /// Scans every key.
+    pub fn invalidate_prefix(&self, prefix: &str) -> u64 {
+        self.invalidate_if(|key| key.as_ref().starts_with(prefix))
+    }
+
+    /// Removes every entry whose key matches the glob `pattern` (syntax in
+    /// [`KeyPattern`]); returns how many. Scans every key.
+    ///
+    /// # Errors
+    /// [`PatternError::Invalid`] if the pattern is malformed; nothing is
+    /// removed then.
+    pub fn invalidate_pattern(&self, pattern: &str) -> Result<u64, PatternError> {
+        let pattern = KeyPattern::new(pattern)?;
+        Ok(self.invalidate_if(|key| pattern.is_match(key.as_ref())))
+    }
+}

@@ -1,0 +1,251 @@
+//! Eviction policies: which entry a full cache gives up.
+//!
+//! Every policy implements [`EvictionPolicy`] over slot numbers of one shard
+//! and keeps its own per-slot state, so an entry pays only for the policy its
+//! cache uses. The shard calls the policy on every insert, overwrite, read and
+//! removal, and asks it for a victim when the cache is over capacity.
+//!
+//! **Priority** is handled the same way by every policy: entries form classes
+//! by priority, and the victim always comes from the lowest non-empty class.
+//! Within a class the policy's own order applies.
+//!
+//! **Demand fetch**: the entry being written is never chosen as its own victim
+//! (unless it is in a strictly lower priority class than every other entry);
+//! the shard enforces this by passing it as `skip`.
+
+mod hybrid;
+mod lfu;
+mod lru;
+mod ordered;
+mod size;
+mod ttl;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub(crate) use hybrid::Hybrid;
+pub(crate) use lfu::Lfu;
+pub(crate) use lru::Lru;
+pub(crate) use size::SizePolicy;
+pub(crate) use ttl::TtlPolicy;
+
+/// The eviction policy of a [`MemoryCache`](crate::MemoryCache).
+///
+/// Under every policy, priority classes come first (an entry is evicted only
+/// when no entry of lower priority remains) and ties are broken least recently
+/// used first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Policy {
+    /// Least recently used: evicts the entry read or written longest ago.
+    /// O(1) per operation.
+    #[default]
+    Lru,
+    /// Least frequently used, with dynamic aging (LFU-DA): an entry's key is
+    /// `uses + L`, where `L` is raised to the key of each evicted entry. Fresh
+    /// entries start at `L + 1`, so popularity earned long ago fades relative
+    /// to what arrives later instead of pinning an entry forever.
+    /// O(log n) per operation.
+    Lfu,
+    /// Soonest expiry first: evicts the entry whose TTL or idle deadline comes
+    /// first; entries that never expire go last. O(log n) per operation.
+    Ttl,
+    /// Heaviest first: evicts the entry with the largest weight.
+    /// O(log n) per operation.
+    Size,
+    /// Cost-aware (GreedyDual-Size-Frequency): evicts the entry of least value
+    ///
+    /// `value = L + (1 + hits) × (cost_µs + 1) / max(weight, 1)`
+    ///
+    /// where `cost_µs` is the time to recreate the entry in microseconds,
+    /// `hits` the reads since it was written, and `L` the value of the last
+    /// evicted entry (each access re-anchors the entry at the current `L`, so
+    /// recent use raises value). Value grows with recreation cost, use and
+    /// recency and shrinks with weight; priority ranks above all of it.
+    /// O(log n) per operation.
+    Hybrid,
+}
+
+impl Policy {
+    /// Every policy, in declaration order.
+    pub const ALL: [Policy; 5] = [
+        Policy::Lru,
+        Policy::Lfu,
+        Policy::Ttl,
+        Policy::Size,
+        Policy::Hybrid,
+    ];
+
+    /// The policy's lower-case name, as accepted by [`FromStr`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Lru => "lru",
+            Policy::Lfu => "lfu",
+            Policy::Ttl => "ttl",
+            Policy::Size => "size",
+            Policy::Hybrid => "hybrid",
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A policy name that is not one of [`Policy::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown policy {0:?}: expected one of lru, lfu, ttl, size, hybrid")]
+pub struct UnknownPolicy(pub String);
+
+impl FromStr for Policy {
+    type Err = UnknownPolicy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Policy::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownPolicy(s.to_owned()))
+    }
+}
+
+/// What a policy may know about an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Facts {
+    pub(crate) priority: i32,
+    pub(crate) weight: u32,
+    /// Recreation cost in nanoseconds (0 = unknown).
+    pub(crate) cost: u64,
+    /// When the entry expires, in clock nanoseconds.
+    pub(crate) deadline: Option<u64>,
+}
+
+/// The contract between a shard and its eviction policy. Slots are the
+/// shard's entry numbers; the shard guarantees it calls `insert` once before
+/// any other call for a slot, and `remove` or `evict` once when it leaves.
+pub(crate) trait EvictionPolicy {
+    /// A new entry arrived in `slot`.
+    fn insert(&mut self, slot: u32, facts: &Facts);
+    /// The entry in `slot` was overwritten; its facts may have changed.
+    fn update(&mut self, slot: u32, facts: &Facts);
+    /// The entry in `slot` was read.
+    fn access(&mut self, slot: u32, facts: &Facts);
+    /// The entry left for a reason other than capacity.
+    fn remove(&mut self, slot: u32);
+    /// The entry was evicted for capacity. Policies that age learn from it.
+    fn evict(&mut self, slot: u32) {
+        self.remove(slot);
+    }
+    /// The next entry to evict: the coldest of the lowest priority class,
+    /// other than `skip`.
+    fn victim(&self, skip: Option<u32>) -> Option<u32>;
+    /// The lowest priority among the entries, if any.
+    fn min_priority(&self) -> Option<i32>;
+    /// Forgets every entry.
+    fn clear(&mut self);
+    /// How many entries the policy tracks.
+    fn len(&self) -> usize;
+    /// Checks internal consistency and that exactly `resident` are tracked.
+    fn validate(&self, resident: &[u32]) -> Result<(), String>;
+}
+
+/// The policy of one shard. An enum rather than a trait object so the hot
+/// paths inline; the trait keeps each policy honest about the contract.
+pub(crate) enum AnyPolicy {
+    Lru(Lru),
+    Lfu(Lfu),
+    Ttl(TtlPolicy),
+    Size(SizePolicy),
+    Hybrid(Hybrid),
+}
+
+impl AnyPolicy {
+    pub(crate) fn new(policy: Policy) -> Self {
+        match policy {
+            Policy::Lru => AnyPolicy::Lru(Lru::default()),
+            Policy::Lfu => AnyPolicy::Lfu(Lfu::default()),
+            Policy::Ttl => AnyPolicy::Ttl(TtlPolicy::default()),
+            Policy::Size => AnyPolicy::Size(SizePolicy::default()),
+            Policy::Hybrid => AnyPolicy::Hybrid(Hybrid::default()),
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $p:ident => $call:expr) => {
+        match $self {
+            AnyPolicy::Lru($p) => $call,
+            AnyPolicy::Lfu($p) => $call,
+            AnyPolicy::Ttl($p) => $call,
+            AnyPolicy::Size($p) => $call,
+            AnyPolicy::Hybrid($p) => $call,
+        }
+    };
+}
+
+impl EvictionPolicy for AnyPolicy {
+    #[inline]
+    fn insert(&mut self, slot: u32, facts: &Facts) {
+        dispatch!(self, p => p.insert(slot, facts))
+    }
+    #[inline]
+    fn update(&mut self, slot: u32, facts: &Facts) {
+        dispatch!(self, p => p.update(slot, facts))
+    }
+    #[inline]
+    fn access(&mut self, slot: u32, facts: &Facts) {
+        dispatch!(self, p => p.access(slot, facts))
+    }
+    #[inline]
+    fn remove(&mut self, slot: u32) {
+        dispatch!(self, p => p.remove(slot))
+    }
+    #[inline]
+    fn evict(&mut self, slot: u32) {
+        dispatch!(self, p => p.evict(slot))
+    }
+    #[inline]
+    fn victim(&self, skip: Option<u32>) -> Option<u32> {
+        dispatch!(self, p => p.victim(skip))
+    }
+    #[inline]
+    fn min_priority(&self) -> Option<i32> {
+        dispatch!(self, p => p.min_priority())
+    }
+    fn clear(&mut self) {
+        dispatch!(self, p => p.clear())
+    }
+    fn len(&self) -> usize {
+        dispatch!(self, p => p.len())
+    }
+    fn validate(&self, resident: &[u32]) -> Result<(), String> {
+        dispatch!(self, p => p.validate(resident))
+    }
+}
+
+/// Grows a per-slot table so that `slot` is a valid index.
+pub(crate) fn ensure_slot<T: Clone>(table: &mut Vec<T>, slot: u32, fill: T) {
+    let needed = slot as usize + 1;
+    if table.len() < needed {
+        table.resize(needed, fill);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_clear_errors() {
+        for p in Policy::ALL {
+            assert_eq!(p.name().parse::<Policy>(), Ok(p));
+        }
+        assert_eq!("LRU".parse::<Policy>(), Ok(Policy::Lru));
+        let err = "arc".parse::<Policy>().expect_err("not a policy");
+        assert!(err.to_string().contains("lru, lfu"), "{err}");
+    }
+}

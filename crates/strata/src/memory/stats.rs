@@ -1,0 +1,319 @@
+//! What the cache counts and how it reports it.
+//!
+//! Counters are per shard (cache-padded with the shard), so threads working
+//! on different shards never share a counter's cache line. Latency and hot
+//! keys are *sampled*: one operation in [`LATENCY_SAMPLE`] is timed and one
+//! read hit in [`HOT_KEY_SAMPLE`] is counted, decided by a thread-local
+//! countdown, so the cost per operation is a few instructions. With stats
+//! off, none of it runs.
+
+use std::cell::Cell;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use parking_lot::Mutex;
+use serde::Serialize;
+use topk::FilteredSpaceSaving;
+
+use super::policy::Policy;
+use super::pressure::PressureStats;
+use super::removal::RemovalCause;
+
+/// One operation in this many is timed.
+pub const LATENCY_SAMPLE: u32 = 64;
+/// One read hit in this many is counted for the hot-key ranking.
+pub const HOT_KEY_SAMPLE: u32 = 16;
+
+/// Slowest latency the histograms keep distinct; slower ones count as this.
+const LATENCY_CEILING_NS: u64 = 60_000_000_000;
+
+/// Counters of one shard.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    pub(crate) inserts: AtomicU64,
+    pub(crate) updates: AtomicU64,
+    pub(crate) removals: [AtomicU64; 5],
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn removed(&self, cause: RemovalCause) {
+        Self::bump(&self.removals[cause.index()]);
+    }
+}
+
+/// Which optional measurements this operation takes part in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sample {
+    pub(crate) started: Option<Instant>,
+    pub(crate) hot: bool,
+}
+
+impl Sample {
+    pub(crate) const NONE: Sample = Sample {
+        started: None,
+        hot: false,
+    };
+
+    pub(crate) fn take() -> Sample {
+        thread_local! {
+            static TICK: Cell<u32> = const { Cell::new(0) };
+        }
+        let tick = TICK.with(|t| {
+            let next = t.get().wrapping_add(1);
+            t.set(next);
+            next
+        });
+        Sample {
+            started: tick.is_multiple_of(LATENCY_SAMPLE).then(Instant::now),
+            hot: tick.is_multiple_of(HOT_KEY_SAMPLE),
+        }
+    }
+}
+
+/// A ranking of frequent keys. Boxed behind this trait so that the bounds of
+/// the ranking's type (`Hash + Eq`) do not spread to `MemoryCache` itself.
+trait Ranking<K>: Send {
+    fn count(&mut self, key: K);
+    /// The `n` highest estimated counts, highest first.
+    fn top(&self, n: usize) -> Vec<(K, u64)>;
+}
+
+impl<K: Hash + Eq + Clone + Send> Ranking<K> for FilteredSpaceSaving<K> {
+    fn count(&mut self, key: K) {
+        self.insert(key, 1);
+    }
+
+    fn top(&self, n: usize) -> Vec<(K, u64)> {
+        self.clone()
+            .into_sorted_vec()
+            .into_iter()
+            .take(n)
+            .map(|(key, counter)| (key, counter.estimated_count()))
+            .collect()
+    }
+}
+
+/// The sampled measurements of a cache with stats on.
+pub(crate) struct Recorder<K> {
+    get_latency: Mutex<Histogram<u64>>,
+    insert_latency: Mutex<Histogram<u64>>,
+    hot_keys: Option<Mutex<Box<dyn Ranking<K>>>>,
+    hot_key_count: usize,
+}
+
+fn histogram() -> Histogram<u64> {
+    // Two significant digits from 1 ns to a minute: about 3,500 counters.
+    // The bounds are constants that hdrhistogram accepts (low >= 1, high >=
+    // 2 * low, 0 <= sigfig <= 5), so this cannot fail.
+    Histogram::new_with_bounds(1, LATENCY_CEILING_NS, 2)
+        .unwrap_or_else(|_| unreachable!("constant histogram bounds are valid"))
+}
+
+impl<K: Hash + Eq + Clone + Send + 'static> Recorder<K> {
+    pub(crate) fn new(hot_key_count: usize) -> Self {
+        Self {
+            get_latency: Mutex::new(histogram()),
+            insert_latency: Mutex::new(histogram()),
+            // Track four times as many candidates as reported, so that the
+            // reported ones are stable against the algorithm's churn.
+            hot_keys: (hot_key_count > 0).then(|| {
+                let ranking: Box<dyn Ranking<K>> =
+                    Box::new(FilteredSpaceSaving::new(hot_key_count * 4));
+                Mutex::new(ranking)
+            }),
+            hot_key_count,
+        }
+    }
+
+    fn record(histogram: &Mutex<Histogram<u64>>, sample: Sample) {
+        let Some(started) = sample.started else {
+            return;
+        };
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        // A contended histogram drops the sample rather than make a cache
+        // operation wait on bookkeeping.
+        if let Some(mut h) = histogram.try_lock() {
+            h.saturating_record(nanos.clamp(1, LATENCY_CEILING_NS));
+        }
+    }
+
+    pub(crate) fn record_get(&self, sample: Sample) {
+        Self::record(&self.get_latency, sample);
+    }
+
+    pub(crate) fn record_insert(&self, sample: Sample) {
+        Self::record(&self.insert_latency, sample);
+    }
+
+    pub(crate) fn record_hot(&self, key: K) {
+        if let Some(hot) = &self.hot_keys {
+            hot.lock().count(key);
+        }
+    }
+
+    pub(crate) fn wants_hot_keys(&self) -> bool {
+        self.hot_keys.is_some()
+    }
+
+    pub(crate) fn get_latency(&self) -> LatencySummary {
+        LatencySummary::of(&self.get_latency.lock())
+    }
+
+    pub(crate) fn insert_latency(&self) -> LatencySummary {
+        LatencySummary::of(&self.insert_latency.lock())
+    }
+
+    pub(crate) fn hot_keys(&self) -> Vec<HotKey<K>> {
+        let Some(hot) = &self.hot_keys else {
+            return Vec::new();
+        };
+        let top = hot.lock().top(self.hot_key_count);
+        top.into_iter()
+            .map(|(key, count)| HotKey {
+                key,
+                estimated_reads: count * u64::from(HOT_KEY_SAMPLE),
+            })
+            .collect()
+    }
+}
+
+/// Latency percentiles of one operation, from a sample of operations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LatencySummary {
+    /// How many operations were timed (about one in [`LATENCY_SAMPLE`]).
+    pub samples: u64,
+    /// Median.
+    #[serde(serialize_with = "as_nanos")]
+    pub p50: Duration,
+    /// 95th percentile.
+    #[serde(serialize_with = "as_nanos")]
+    pub p95: Duration,
+    /// 99th percentile.
+    #[serde(serialize_with = "as_nanos")]
+    pub p99: Duration,
+    /// Slowest sampled operation.
+    #[serde(serialize_with = "as_nanos")]
+    pub max: Duration,
+}
+
+fn as_nanos<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl LatencySummary {
+    fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let q = |q: f64| Duration::from_nanos(h.value_at_quantile(q));
+        Self {
+            samples: h.len(),
+            p50: q(0.50),
+            p95: q(0.95),
+            p99: q(0.99),
+            max: Duration::from_nanos(h.max()),
+        }
+    }
+}
+
+/// A frequently read key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HotKey<K> {
+    /// The key.
+    pub key: K,
+    /// Estimated reads that hit it: its count in the sample, times
+    /// [`HOT_KEY_SAMPLE`]. An over-estimate by at most the smallest count the
+    /// ranking tracks (Filtered Space-Saving's guarantee).
+    pub estimated_reads: u64,
+}
+
+/// Removals counted by cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EvictionCounts {
+    /// Time to live or time to idle ran out.
+    pub expired: u64,
+    /// Evicted for capacity or memory pressure.
+    pub capacity: u64,
+    /// Invalidated by tag, prefix or pattern.
+    pub invalidated: u64,
+    /// Overwritten by a write to the same key.
+    pub replaced: u64,
+    /// Removed explicitly (`remove`, `clear`).
+    pub removed: u64,
+}
+
+impl EvictionCounts {
+    /// The count for one cause.
+    pub fn get(&self, cause: RemovalCause) -> u64 {
+        match cause {
+            RemovalCause::Expired => self.expired,
+            RemovalCause::Capacity => self.capacity,
+            RemovalCause::Invalidated => self.invalidated,
+            RemovalCause::Replaced => self.replaced,
+            RemovalCause::Removed => self.removed,
+        }
+    }
+
+    pub(crate) fn from_array(a: [u64; 5]) -> Self {
+        Self {
+            expired: a[0],
+            capacity: a[1],
+            invalidated: a[2],
+            replaced: a[3],
+            removed: a[4],
+        }
+    }
+}
+
+/// A snapshot of a cache's statistics.
+///
+/// Counts are since the cache was built. With stats off (see
+/// [`MemoryCacheBuilder::stats`](crate::MemoryCacheBuilder::stats)) only the
+/// sizes and limits are filled in and `enabled` is false.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CacheStats<K> {
+    /// Whether the cache counts at all.
+    pub enabled: bool,
+    /// The eviction policy.
+    pub policy: Policy,
+    /// Reads (`get` and the loaders' lookups) that found a live entry.
+    pub hits: u64,
+    /// Reads that found nothing live.
+    pub misses: u64,
+    /// `hits / (hits + misses)`, or 0 before any read.
+    pub hit_ratio: f64,
+    /// Writes of a key that was absent.
+    pub inserts: u64,
+    /// Writes over a key that was present.
+    pub updates: u64,
+    /// Entries that left, by cause.
+    pub evictions: EvictionCounts,
+    /// Entries now resident (including expired ones not yet purged).
+    pub entries: u64,
+    /// Total weight of resident entries.
+    pub weight: u64,
+    /// The entry-count bound, if any.
+    pub max_entries: Option<u64>,
+    /// The weight bound, if any.
+    pub max_weight: Option<u64>,
+    /// Latency of `get`, sampled.
+    pub get_latency: LatencySummary,
+    /// Latency of writes, sampled.
+    pub insert_latency: LatencySummary,
+    /// The most read keys, hottest first (approximate; see [`HotKey`]).
+    pub hot_keys: Vec<HotKey<K>>,
+    /// Memory-pressure state, when a memory budget is set.
+    pub pressure: Option<PressureStats>,
+}
