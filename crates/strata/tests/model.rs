@@ -391,3 +391,88 @@ model_test!(lru_matches_the_model, Policy::Lru);
 model_test!(lfu_matches_the_model, Policy::Lfu);
 model_test!(ttl_matches_the_model, Policy::Ttl);
 model_test!(size_matches_the_model, Policy::Size);
+
+/// `Hybrid` ranks by floating-point value, so it has no exact model here;
+/// instead every step checks the invariants, the bounds, and that a read
+/// returns only the last value written for its key.
+fn run_invariants(policy: Policy, max_entries: Option<u64>, max_weight: Option<u64>, ops: Vec<Op>) {
+    let clock = Arc::new(ManualClock::new());
+    let mut builder = MemoryCache::<u8, Value>::builder()
+        .policy(policy)
+        .shards(2)
+        .clock(clock.clone())
+        .weigher(|_, v: &Value| v.1);
+    if let Some(m) = max_entries {
+        builder = builder.max_entries(m);
+    }
+    if let Some(m) = max_weight {
+        builder = builder.max_weight(m);
+    }
+    let cache = builder.build().expect("valid configuration");
+    let mut last: BTreeMap<u8, Value> = BTreeMap::new();
+    for (step, op) in ops.into_iter().enumerate() {
+        let context = format!("{policy} step {step}: {op:?}");
+        match op {
+            Op::Insert {
+                key,
+                weight,
+                priority,
+                ttl,
+                tag,
+                ..
+            } => {
+                let mut options = EntryOptions::new()
+                    .with_priority(priority)
+                    .with_cost(Duration::from_micros(u64::from(weight) * 100));
+                if let Some(t) = ttl {
+                    options = options.with_ttl(Duration::from_secs(t));
+                }
+                if let Some(t) = tag {
+                    options = options.with_tag(format!("t{t}"));
+                }
+                if cache
+                    .insert_with(key, (step as u32, weight), options)
+                    .is_ok()
+                {
+                    last.insert(key, (step as u32, weight));
+                }
+            }
+            Op::Get(key) | Op::Peek(key) => {
+                if let Some(v) = cache.get(&key) {
+                    assert_eq!(Some(&v), last.get(&key), "{context}");
+                }
+            }
+            Op::Contains(key) => {
+                let _ = cache.contains(&key);
+            }
+            Op::Remove(key) => {
+                let _ = cache.remove(&key);
+            }
+            Op::Advance(secs) => clock.advance(Duration::from_secs(secs)),
+            Op::InvalidateTag(tag) => {
+                cache.invalidate_tag(&format!("t{tag}"));
+            }
+            Op::Maintain => cache.run_maintenance(),
+        }
+        cache
+            .validate()
+            .unwrap_or_else(|e| panic!("{e} after {context}"));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn hybrid_keeps_its_invariants((max_entries, max_weight) in bounds(), ops in prop::collection::vec(op(), 1..80)) {
+        run_invariants(Policy::Hybrid, max_entries, max_weight, ops);
+    }
+
+    #[test]
+    fn every_policy_keeps_its_invariants_across_shards(
+        policy in prop::sample::select(Policy::ALL.to_vec()),
+        (max_entries, max_weight) in bounds(),
+        ops in prop::collection::vec(op(), 1..80),
+    ) {
+        run_invariants(policy, max_entries, max_weight, ops);
+    }
+}

@@ -544,6 +544,9 @@ where
     pub fn run_maintenance(&self) {
         let inner = &self.inner;
         let now = inner.clock.now_nanos();
+        // Pressure first: its shedding counts expired entries towards what it
+        // must free, so purging them beforehand would shed live ones too.
+        inner.check_pressure(now);
         for idx in 0..inner.shards.len() {
             let mut out = Removals::new();
             {
@@ -553,7 +556,6 @@ where
             }
             inner.notify(idx, out);
         }
-        inner.check_pressure(now);
     }
 
     /// Checks every internal invariant: each shard's table, slab, policy,

@@ -3,13 +3,13 @@
 //! Counters are per shard (cache-padded with the shard), so threads working
 //! on different shards never share a counter's cache line. Latency and hot
 //! keys are *sampled*: one operation in [`LATENCY_SAMPLE`] is timed and one
-//! read hit in [`HOT_KEY_SAMPLE`] is counted, decided by a thread-local
-//! countdown, so the cost per operation is a few instructions. With stats
+//! read hit in [`HOT_KEY_SAMPLE`] is counted, on average, decided by a
+//! thread-local pseudo-random draw, so the cost per operation is a few instructions. With stats
 //! off, none of it runs.
 
 use std::cell::Cell;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -63,17 +63,28 @@ impl Sample {
     };
 
     pub(crate) fn take() -> Sample {
+        // A per-thread xorshift rather than a counter: a counter aliases
+        // with call patterns (alternating insert and get would sample only
+        // one of them), a pseudo-random draw cannot.
+        static SEEDS: AtomicU32 = AtomicU32::new(0x9E37_79B9);
         thread_local! {
-            static TICK: Cell<u32> = const { Cell::new(0) };
+            static STATE: Cell<u32> = const { Cell::new(0) };
         }
-        let tick = TICK.with(|t| {
-            let next = t.get().wrapping_add(1);
-            t.set(next);
-            next
+        let x = STATE.with(|state| {
+            let mut x = state.get();
+            if x == 0 {
+                x = SEEDS.fetch_add(0x9E37_79B9, Ordering::Relaxed) | 1;
+            }
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            state.set(x);
+            x
         });
         Sample {
-            started: tick.is_multiple_of(LATENCY_SAMPLE).then(Instant::now),
-            hot: tick.is_multiple_of(HOT_KEY_SAMPLE),
+            started: x.is_multiple_of(LATENCY_SAMPLE).then(Instant::now),
+            // Different bits than the latency draw, so the two are independent.
+            hot: (x >> 16).is_multiple_of(HOT_KEY_SAMPLE),
         }
     }
 }

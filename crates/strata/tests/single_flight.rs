@@ -1,0 +1,249 @@
+//! Single flight: concurrent callers for one missing key run one loader and
+//! share its outcome. The loaders below wait until every caller has counted
+//! its miss, so the followers really do wait on the flight (the assertions
+//! would hold without that; the wait makes the test exercise the waiting).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use strata::MemoryCache;
+
+const THREADS: usize = 16;
+
+fn cache() -> MemoryCache<String, u64> {
+    MemoryCache::builder()
+        .max_entries(100)
+        .build()
+        .expect("valid configuration")
+}
+
+/// Blocks until `cache` has counted `n` misses (or fails after 10 s).
+fn wait_for_misses(cache: &MemoryCache<String, u64>, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cache.stats().misses < n {
+        assert!(Instant::now() < deadline, "callers never all missed");
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn sixteen_threads_one_loader_call() {
+    let cache = cache();
+    let calls = AtomicUsize::new(0);
+    let barrier = Barrier::new(THREADS);
+    let results: Vec<u64> = thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    cache.get_or_compute("k".to_owned(), || {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        wait_for_misses(&cache, THREADS as u64);
+                        42
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(results.iter().all(|&v| v == 42));
+    assert_eq!(cache.get("k"), Some(42), "the value was cached");
+    // Loaders record how long they ran as the entry's cost.
+    let cost = cache.snapshot()[0].cost;
+    assert!(cost.is_some_and(|c| c > Duration::ZERO), "{cost:?}");
+}
+
+#[derive(Debug, PartialEq)]
+struct LoadError(&'static str);
+
+#[test]
+fn a_failure_reaches_every_waiter_and_is_not_cached() {
+    let cache = cache();
+    let calls = AtomicUsize::new(0);
+    let barrier = Barrier::new(8);
+    let errors: Vec<Arc<LoadError>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    cache
+                        .try_get_or_compute("k".to_owned(), || {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            wait_for_misses(&cache, 8);
+                            Err(LoadError("database down"))
+                        })
+                        .expect_err("the loader failed")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(
+        errors.iter().all(|e| Arc::ptr_eq(e, &errors[0])),
+        "one shared error"
+    );
+    assert_eq!(*errors[0], LoadError("database down"));
+    assert!(!cache.contains("k"), "errors are not cached");
+    let value = cache.try_get_or_compute("k".to_owned(), || Ok::<_, LoadError>(7));
+    assert_eq!(value, Ok(7), "the next call loads again");
+}
+
+#[test]
+fn when_the_leader_panics_a_waiter_takes_over() {
+    let cache = cache();
+    let calls = AtomicUsize::new(0);
+    let barrier = Barrier::new(4);
+    let outcomes: Vec<thread::Result<u64>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    cache.get_or_compute("k".to_owned(), || {
+                        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                            wait_for_misses(&cache, 4);
+                            panic!("loader bug");
+                        }
+                        9
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "one panic, one retry");
+    assert_eq!(outcomes.iter().filter(|o| o.is_err()).count(), 1);
+    assert!(outcomes.iter().flatten().all(|&v| v == 9));
+    cache.validate().expect("consistent");
+}
+
+#[test]
+fn an_infallible_waiter_retries_when_the_leader_fails() {
+    let cache = cache();
+    let barrier = Barrier::new(2);
+    thread::scope(|s| {
+        let failing = s.spawn(|| {
+            barrier.wait();
+            cache.try_get_or_compute("k".to_owned(), || {
+                wait_for_misses(&cache, 2);
+                Err(LoadError("no"))
+            })
+        });
+        let infallible = s.spawn(|| {
+            barrier.wait();
+            cache.get_or_compute("k".to_owned(), || 5)
+        });
+        let failed = failing.join().expect("no panic");
+        let value = infallible.join().expect("no panic");
+        // Either order is possible; both callers must get an answer of
+        // their own type.
+        assert_eq!(value, 5);
+        assert!(failed == Err(Arc::new(LoadError("no"))) || failed == Ok(5));
+    });
+}
+
+#[test]
+fn distinct_keys_load_in_parallel() {
+    let cache = cache();
+    let calls = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for i in 0..8 {
+            let (cache, calls) = (&cache, &calls);
+            s.spawn(move || {
+                cache.get_or_compute(format!("k{i}"), || {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    i
+                })
+            });
+        }
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 8);
+    assert_eq!(cache.len(), 8);
+}
+
+#[cfg(feature = "tokio")]
+mod async_loaders {
+    use super::*;
+
+    async fn wait_for_misses_async(cache: &MemoryCache<String, u64>, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cache.stats().misses < n {
+            assert!(Instant::now() < deadline, "callers never all missed");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sixteen_tasks_one_loader_call() {
+        let cache = cache();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (cache, calls) = (cache.clone(), Arc::clone(&calls));
+                tokio::spawn(async move {
+                    let loader_cache = cache.clone();
+                    cache
+                        .get_or_compute_async("k".to_owned(), async move {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            wait_for_misses_async(&loader_cache, THREADS as u64).await;
+                            42
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("no panic"), 42);
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_leader_hands_over_to_a_waiter() {
+        let cache = cache();
+        let leader = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_compute_async("k".to_owned(), std::future::pending())
+                    .await
+            })
+        };
+        wait_for_misses_async(&cache, 1).await;
+        let follower = {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get_or_compute_async("k".to_owned(), async { 8 })
+                    .await
+            })
+        };
+        wait_for_misses_async(&cache, 2).await;
+        leader.abort();
+        let value = tokio::time::timeout(Duration::from_secs(10), follower)
+            .await
+            .expect("the follower was woken")
+            .expect("no panic");
+        assert_eq!(value, 8);
+    }
+
+    #[tokio::test]
+    async fn async_errors_are_shared_and_not_cached() {
+        let cache = cache();
+        let err = cache
+            .try_get_or_compute_async("k".to_owned(), async { Err(LoadError("down")) })
+            .await
+            .expect_err("failed");
+        assert_eq!(*err, LoadError("down"));
+        assert!(!cache.contains("k"));
+    }
+}
