@@ -75,3 +75,8 @@ pub use memory::{
 };
 pub use options::{EntryOptions, Ttl};
 pub use pattern::KeyPattern;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

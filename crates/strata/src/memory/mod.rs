@@ -12,7 +12,7 @@
 //!
 //! Bounds (entry count, total weight) are global, kept in atomic totals.
 //! A write evicts from its own shard first and looks at other shards only
-//! when it must (see [`evict`](self) notes in the source): one heavy entry
+//! when it must (the `evict` module's notes say when): one heavy entry
 //! still fits if it fits the whole cache, and priorities are honoured across
 //! shards.
 //!

@@ -1,6 +1,7 @@
 //! Eviction policies: which entry a full cache gives up.
 //!
-//! Every policy implements [`EvictionPolicy`] over slot numbers of one shard
+//! Every policy implements one internal trait, `EvictionPolicy`, over slot
+//! numbers of one shard
 //! and keeps its own per-slot state, so an entry pays only for the policy its
 //! cache uses. The shard calls the policy on every insert, overwrite, read and
 //! removal, and asks it for a victim when the cache is over capacity.
