@@ -248,23 +248,56 @@ impl Model {
     }
 }
 
-fn run(policy: Policy, max_entries: Option<u64>, max_weight: Option<u64>, ops: Vec<Op>) {
-    let clock = Arc::new(ManualClock::new());
-    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-    let sink = Arc::clone(&events);
+/// The options an `Op::Insert` asks for.
+fn insert_options(
+    priority: i32,
+    ttl: Option<u64>,
+    tti: Option<u64>,
+    tag: Option<u8>,
+) -> EntryOptions {
+    let mut options = EntryOptions::new().with_priority(priority);
+    if let Some(t) = ttl {
+        options = options.with_ttl(Duration::from_secs(t));
+    }
+    if let Some(t) = tti {
+        options = options.with_tti(Duration::from_secs(t));
+    }
+    if let Some(t) = tag {
+        options = options.with_tag(format!("t{t}"));
+    }
+    options
+}
+
+/// A cache under test: values weigh their second field.
+fn builder(
+    policy: Policy,
+    shards: usize,
+    clock: &Arc<ManualClock>,
+    max_entries: Option<u64>,
+    max_weight: Option<u64>,
+) -> strata::MemoryCacheBuilder<u8, Value> {
     let mut builder = MemoryCache::<u8, Value>::builder()
         .policy(policy)
-        .shards(1)
+        .shards(shards)
         .clock(clock.clone())
-        .weigher(|_, v: &Value| v.1)
-        .removal_listener(move |k, v, cause| sink.lock().expect("sink").push((k, v, cause)));
+        .weigher(|_, v: &Value| v.1);
     if let Some(m) = max_entries {
         builder = builder.max_entries(m);
     }
     if let Some(m) = max_weight {
         builder = builder.max_weight(m);
     }
-    let cache = builder.build().expect("valid configuration");
+    builder
+}
+
+fn run(policy: Policy, max_entries: Option<u64>, max_weight: Option<u64>, ops: Vec<Op>) {
+    let clock = Arc::new(ManualClock::new());
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink = Arc::clone(&events);
+    let cache = builder(policy, 1, &clock, max_entries, max_weight)
+        .removal_listener(move |k, v, cause| sink.lock().expect("sink").push((k, v, cause)))
+        .build()
+        .expect("valid configuration");
     let mut model = Model {
         policy,
         max_entries,
@@ -288,16 +321,7 @@ fn run(policy: Policy, max_entries: Option<u64>, max_weight: Option<u64>, ops: V
                 tti,
                 tag,
             } => {
-                let mut options = EntryOptions::new().with_priority(priority);
-                if let Some(t) = ttl {
-                    options = options.with_ttl(Duration::from_secs(t));
-                }
-                if let Some(t) = tti {
-                    options = options.with_tti(Duration::from_secs(t));
-                }
-                if let Some(t) = tag {
-                    options = options.with_tag(format!("t{t}"));
-                }
+                let options = insert_options(priority, ttl, tti, tag);
                 let got = cache.insert_with(key, (id, weight), options).is_ok();
                 let want = model.insert(key, (id, weight), priority, ttl, tti, tag);
                 assert_eq!(got, want, "{context}");
@@ -397,18 +421,9 @@ model_test!(size_matches_the_model, Policy::Size);
 /// returns only the last value written for its key.
 fn run_invariants(policy: Policy, max_entries: Option<u64>, max_weight: Option<u64>, ops: Vec<Op>) {
     let clock = Arc::new(ManualClock::new());
-    let mut builder = MemoryCache::<u8, Value>::builder()
-        .policy(policy)
-        .shards(2)
-        .clock(clock.clone())
-        .weigher(|_, v: &Value| v.1);
-    if let Some(m) = max_entries {
-        builder = builder.max_entries(m);
-    }
-    if let Some(m) = max_weight {
-        builder = builder.max_weight(m);
-    }
-    let cache = builder.build().expect("valid configuration");
+    let cache = builder(policy, 2, &clock, max_entries, max_weight)
+        .build()
+        .expect("valid configuration");
     let mut last: BTreeMap<u8, Value> = BTreeMap::new();
     for (step, op) in ops.into_iter().enumerate() {
         let context = format!("{policy} step {step}: {op:?}");
@@ -418,18 +433,11 @@ fn run_invariants(policy: Policy, max_entries: Option<u64>, max_weight: Option<u
                 weight,
                 priority,
                 ttl,
+                tti,
                 tag,
-                ..
             } => {
-                let mut options = EntryOptions::new()
-                    .with_priority(priority)
+                let options = insert_options(priority, ttl, tti, tag)
                     .with_cost(Duration::from_micros(u64::from(weight) * 100));
-                if let Some(t) = ttl {
-                    options = options.with_ttl(Duration::from_secs(t));
-                }
-                if let Some(t) = tag {
-                    options = options.with_tag(format!("t{t}"));
-                }
                 if cache
                     .insert_with(key, (step as u32, weight), options)
                     .is_ok()

@@ -19,6 +19,22 @@ fn cache() -> MemoryCache<String, u64> {
         .expect("valid configuration")
 }
 
+/// Runs `f` on `n` threads released together; returns each thread's outcome.
+fn together<T: Send>(n: usize, f: impl Fn() -> T + Sync) -> Vec<thread::Result<T>> {
+    let barrier = Barrier::new(n);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    f()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    })
+}
+
 /// Blocks until `cache` has counted `n` misses (or fails after 10 s).
 fn wait_for_misses(cache: &MemoryCache<String, u64>, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -32,25 +48,16 @@ fn wait_for_misses(cache: &MemoryCache<String, u64>, n: u64) {
 fn sixteen_threads_one_loader_call() {
     let cache = cache();
     let calls = AtomicUsize::new(0);
-    let barrier = Barrier::new(THREADS);
-    let results: Vec<u64> = thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|_| {
-                s.spawn(|| {
-                    barrier.wait();
-                    cache.get_or_compute("k".to_owned(), || {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        wait_for_misses(&cache, THREADS as u64);
-                        42
-                    })
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("no panic"))
-            .collect()
-    });
+    let results: Vec<u64> = together(THREADS, || {
+        cache.get_or_compute("k".to_owned(), || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            wait_for_misses(&cache, THREADS as u64);
+            42
+        })
+    })
+    .into_iter()
+    .map(|r| r.expect("no panic"))
+    .collect();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(results.iter().all(|&v| v == 42));
     assert_eq!(cache.get("k"), Some(42), "the value was cached");
@@ -66,27 +73,18 @@ struct LoadError(&'static str);
 fn a_failure_reaches_every_waiter_and_is_not_cached() {
     let cache = cache();
     let calls = AtomicUsize::new(0);
-    let barrier = Barrier::new(8);
-    let errors: Vec<Arc<LoadError>> = thread::scope(|s| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                s.spawn(|| {
-                    barrier.wait();
-                    cache
-                        .try_get_or_compute("k".to_owned(), || {
-                            calls.fetch_add(1, Ordering::SeqCst);
-                            wait_for_misses(&cache, 8);
-                            Err(LoadError("database down"))
-                        })
-                        .expect_err("the loader failed")
-                })
+    let errors: Vec<Arc<LoadError>> = together(8, || {
+        cache
+            .try_get_or_compute("k".to_owned(), || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                wait_for_misses(&cache, 8);
+                Err(LoadError("database down"))
             })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("no panic"))
-            .collect()
-    });
+            .expect_err("the loader failed")
+    })
+    .into_iter()
+    .map(|r| r.expect("no panic"))
+    .collect();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(
         errors.iter().all(|e| Arc::ptr_eq(e, &errors[0])),
@@ -102,23 +100,14 @@ fn a_failure_reaches_every_waiter_and_is_not_cached() {
 fn when_the_leader_panics_a_waiter_takes_over() {
     let cache = cache();
     let calls = AtomicUsize::new(0);
-    let barrier = Barrier::new(4);
-    let outcomes: Vec<thread::Result<u64>> = thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|_| {
-                s.spawn(|| {
-                    barrier.wait();
-                    cache.get_or_compute("k".to_owned(), || {
-                        if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                            wait_for_misses(&cache, 4);
-                            panic!("loader bug");
-                        }
-                        9
-                    })
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect()
+    let outcomes = together(4, || {
+        cache.get_or_compute("k".to_owned(), || {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                wait_for_misses(&cache, 4);
+                panic!("loader bug");
+            }
+            9
+        })
     });
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one panic, one retry");
     assert_eq!(outcomes.iter().filter(|o| o.is_err()).count(), 1);

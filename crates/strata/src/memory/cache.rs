@@ -18,9 +18,9 @@ use super::policy::Policy;
 use super::pressure::Pressure;
 use super::removal::{Listener, RemovalCause, Removals};
 use super::shard::{Shard, Spec, Totals};
-use super::stats::{CacheStats, Counters, EvictionCounts, Recorder, Sample};
+use super::stats::{Counters, Recorder, Sample};
 use crate::clock::{Clock, nanos};
-use crate::error::{BuildError, InsertError, InvariantError};
+use crate::error::{BuildError, InsertError};
 use crate::options::{EntryOptions, Ttl};
 
 /// One shard with the atomics that belong to it, on its own cache lines.
@@ -163,13 +163,16 @@ where
             .store(locked.min_priority().unwrap_or(i32::MAX), Ordering::Relaxed);
     }
 
+    fn count_removal(&self, shard: usize, cause: RemovalCause) {
+        if self.recorder.is_some() {
+            self.shards[shard].counters.removed(cause);
+        }
+    }
+
     /// Counts removals and hands them to the listener. Call with no lock held.
     pub(crate) fn notify(&self, shard: usize, removals: Removals<K, V>) {
-        if self.recorder.is_some() {
-            let counters = &self.shards[shard].counters;
-            for (_, _, cause) in &removals {
-                counters.removed(*cause);
-            }
+        for (_, _, cause) in &removals {
+            self.count_removal(shard, *cause);
         }
         if let Some(listener) = &self.listener {
             for (key, value, cause) in removals {
@@ -344,12 +347,20 @@ where
             shard.remove_into(slot, cause, &self.totals, &mut out);
             self.publish(idx, &shard);
         }
-        let value = match out.first() {
-            Some((_, value, c)) if *c == cause => Some(value.clone()),
-            _ => None,
-        };
-        self.notify(idx, out);
-        value
+        let (key, value, removed_for) = out.pop()?;
+        if removed_for != cause {
+            self.notify(idx, vec![(key, value, removed_for)]);
+            return None;
+        }
+        // Clone only when the listener also needs the value.
+        if self.listener.is_some() {
+            let returned = value.clone();
+            self.notify(idx, vec![(key, value, removed_for)]);
+            Some(returned)
+        } else {
+            self.count_removal(idx, removed_for);
+            Some(value)
+        }
     }
 
     /// Removes every entry from every shard for `cause`.
@@ -481,126 +492,5 @@ where
     /// Removes every entry ([`RemovalCause::Removed`]); returns how many.
     pub fn clear(&self) -> u64 {
         self.inner.drain_all(RemovalCause::Removed)
-    }
-
-    /// A snapshot of the statistics. See [`CacheStats`].
-    pub fn stats(&self) -> CacheStats<K> {
-        let inner = &self.inner;
-        let mut sums = [0u64; 4];
-        let mut removals = [0u64; 5];
-        for cell in inner.shards.iter() {
-            let c = &cell.counters;
-            for (sum, counter) in sums
-                .iter_mut()
-                .zip([&c.hits, &c.misses, &c.inserts, &c.updates])
-            {
-                *sum += counter.load(Ordering::Relaxed);
-            }
-            for (sum, counter) in removals.iter_mut().zip(&c.removals) {
-                *sum += counter.load(Ordering::Relaxed);
-            }
-        }
-        let [hits, misses, inserts, updates] = sums;
-        let reads = hits + misses;
-        CacheStats {
-            enabled: inner.recorder.is_some(),
-            policy: inner.policy,
-            hits,
-            misses,
-            hit_ratio: if reads == 0 {
-                0.0
-            } else {
-                hits as f64 / reads as f64
-            },
-            inserts,
-            updates,
-            evictions: EvictionCounts::from_array(removals),
-            entries: self.len(),
-            weight: self.weight(),
-            max_entries: inner.max_entries,
-            max_weight: inner.max_weight,
-            get_latency: inner
-                .recorder
-                .as_ref()
-                .map(|r| r.get_latency())
-                .unwrap_or_default(),
-            insert_latency: inner
-                .recorder
-                .as_ref()
-                .map(|r| r.insert_latency())
-                .unwrap_or_default(),
-            hot_keys: inner
-                .recorder
-                .as_ref()
-                .map(|r| r.hot_keys())
-                .unwrap_or_default(),
-            pressure: inner.pressure.as_ref().map(|p| p.stats()),
-        }
-    }
-
-    /// Purges every expired entry now and, with a memory budget, checks
-    /// memory pressure now (shedding if needed). Writes already do both
-    /// incrementally; call this from a timer to reclaim memory while idle.
-    pub fn run_maintenance(&self) {
-        let inner = &self.inner;
-        let now = inner.clock.now_nanos();
-        // Pressure first: its shedding counts expired entries towards what it
-        // must free, so purging them beforehand would shed live ones too.
-        inner.check_pressure(now);
-        for idx in 0..inner.shards.len() {
-            let mut out = Removals::new();
-            {
-                let mut shard = inner.shards[idx].lock.write();
-                shard.purge_expired(now, &inner.totals, &mut out);
-                inner.publish(idx, &shard);
-            }
-            inner.notify(idx, out);
-        }
-    }
-
-    /// Checks every internal invariant: each shard's table, slab, policy,
-    /// deadline queue and tag index agree; weights add up; the totals match
-    /// the shards; the bounds hold. O(n log n). Meant for tests: call it when
-    /// no write is in flight, or the totals may be caught mid-update.
-    ///
-    /// # Errors
-    /// An [`InvariantError`] describing the first violation found.
-    pub fn validate(&self) -> Result<(), InvariantError> {
-        let inner = &self.inner;
-        let (mut len, mut weight, mut prioritized) = (0u64, 0u64, 0u64);
-        for (i, cell) in inner.shards.iter().enumerate() {
-            let shard = cell.lock.read();
-            shard
-                .validate()
-                .map_err(|e| InvariantError(format!("shard {i}: {e}")))?;
-            len += shard.len() as u64;
-            weight += shard.weight();
-            prioritized += shard.entries().filter(|e| e.priority() != 0).count() as u64;
-            let published = cell.min_priority.load(Ordering::Relaxed);
-            if published != shard.min_priority().unwrap_or(i32::MAX) {
-                return Err(InvariantError(format!(
-                    "shard {i}: published lowest priority {published} is stale"
-                )));
-            }
-        }
-        let totals = (
-            inner.totals.len.load(Ordering::Relaxed),
-            inner.totals.weight.load(Ordering::Relaxed),
-            inner.totals.prioritized.load(Ordering::Relaxed),
-        );
-        if totals != (len, weight, prioritized) {
-            return Err(InvariantError(format!(
-                "totals (len, weight, prioritized) {totals:?} but shards hold {:?}",
-                (len, weight, prioritized)
-            )));
-        }
-        if inner.max_entries.is_some_and(|m| len > m)
-            || inner.max_weight.is_some_and(|m| weight > m)
-        {
-            return Err(InvariantError(format!(
-                "over capacity: {len} entries weighing {weight}"
-            )));
-        }
-        Ok(())
     }
 }

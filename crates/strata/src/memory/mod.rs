@@ -29,6 +29,7 @@ mod evict;
 mod flight;
 mod invalidate;
 mod loader;
+mod maintenance;
 pub mod policy;
 pub mod pressure;
 mod removal;

@@ -17,6 +17,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use topk::FilteredSpaceSaving;
 
+use super::MemoryCache;
 use super::policy::Policy;
 use super::pressure::PressureStats;
 use super::removal::RemovalCause;
@@ -327,4 +328,65 @@ pub struct CacheStats<K> {
     pub hot_keys: Vec<HotKey<K>>,
     /// Memory-pressure state, when a memory budget is set.
     pub pressure: Option<PressureStats>,
+}
+
+impl<K, V> MemoryCache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A snapshot of the statistics. See [`CacheStats`].
+    pub fn stats(&self) -> CacheStats<K> {
+        let inner = &self.inner;
+        let mut sums = [0u64; 4];
+        let mut removals = [0u64; 5];
+        for cell in inner.shards.iter() {
+            let c = &cell.counters;
+            for (sum, counter) in sums
+                .iter_mut()
+                .zip([&c.hits, &c.misses, &c.inserts, &c.updates])
+            {
+                *sum += counter.load(Ordering::Relaxed);
+            }
+            for (sum, counter) in removals.iter_mut().zip(&c.removals) {
+                *sum += counter.load(Ordering::Relaxed);
+            }
+        }
+        let [hits, misses, inserts, updates] = sums;
+        let reads = hits + misses;
+        CacheStats {
+            enabled: inner.recorder.is_some(),
+            policy: inner.policy,
+            hits,
+            misses,
+            hit_ratio: if reads == 0 {
+                0.0
+            } else {
+                hits as f64 / reads as f64
+            },
+            inserts,
+            updates,
+            evictions: EvictionCounts::from_array(removals),
+            entries: self.len(),
+            weight: self.weight(),
+            max_entries: inner.max_entries,
+            max_weight: inner.max_weight,
+            get_latency: inner
+                .recorder
+                .as_ref()
+                .map(|r| r.get_latency())
+                .unwrap_or_default(),
+            insert_latency: inner
+                .recorder
+                .as_ref()
+                .map(|r| r.insert_latency())
+                .unwrap_or_default(),
+            hot_keys: inner
+                .recorder
+                .as_ref()
+                .map(|r| r.hot_keys())
+                .unwrap_or_default(),
+            pressure: inner.pressure.as_ref().map(|p| p.stats()),
+        }
+    }
 }
