@@ -11,7 +11,9 @@
 //! Throughput on a shared machine is noisy: compare policies within one run.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -48,6 +50,10 @@ pub(crate) struct BenchArgs {
     /// Seed of the key sequence.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Turn the caches' stats off (the hit ratio is then counted by the
+    /// benchmark itself).
+    #[arg(long)]
+    no_stats: bool,
 }
 
 /// A list of policies on the command line.
@@ -77,24 +83,26 @@ struct Row {
     heap_per_entry: f64,
 }
 
-pub(crate) fn run(args: &BenchArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
     if args.capacity == 0 || args.ops == 0 || args.threads == 0 || args.key_space == 0 {
         bail!("--capacity, --key-space, --ops and --threads must be greater than zero");
     }
     let keys = zipf_keys(args)?;
-    println!(
-        "strata bench: capacity {}, {} keys (Zipf s = {}), {} thread(s), {} operations per measurement",
+    writeln!(
+        out,
+        "strata bench: capacity {}, {} keys (Zipf s = {}), {} thread(s), {} operations per measurement, stats {}",
         args.capacity,
         args.capacity * args.key_space,
         args.zipf,
         args.threads,
-        args.ops
-    );
+        args.ops,
+        if args.no_stats { "off" } else { "on" }
+    )?;
     let mut rows = Vec::new();
     for &policy in &args.policies.0 {
         rows.push(measure(policy, args, &keys)?);
     }
-    print!("{}", table(&rows));
+    write!(out, "{}", table(&rows))?;
     Ok(())
 }
 
@@ -107,10 +115,11 @@ fn zipf_keys(args: &BenchArgs) -> anyhow::Result<Vec<u64>> {
         .collect())
 }
 
-fn build(policy: Policy, capacity: u64) -> anyhow::Result<MemoryCache<u64, u64>> {
+fn build(policy: Policy, args: &BenchArgs) -> anyhow::Result<MemoryCache<u64, u64>> {
     MemoryCache::builder()
-        .max_entries(capacity)
+        .max_entries(args.capacity)
         .policy(policy)
+        .stats(!args.no_stats)
         .build()
         .context("building the cache")
 }
@@ -135,7 +144,7 @@ fn per_second(ops: usize, took: Duration) -> f64 {
 fn measure(policy: Policy, args: &BenchArgs, keys: &[u64]) -> anyhow::Result<Row> {
     let heap_per_entry = {
         let before = heap::allocated();
-        let cache = build(policy, args.capacity)?;
+        let cache = build(policy, args)?;
         for k in 0..args.capacity {
             cache.insert(k, k)?;
         }
@@ -144,23 +153,23 @@ fn measure(policy: Policy, args: &BenchArgs, keys: &[u64]) -> anyhow::Result<Row
         grown as f64 / args.capacity as f64
     };
 
-    let cache = build(policy, args.capacity)?;
+    let cache = build(policy, args)?;
     let insert = timed(args.threads, keys, |k| {
         // Every value weighs 1 and the capacity is non-zero: cannot fail.
         let _ = cache.insert(k, k);
     });
-    let before = cache.stats();
+    // Counted here rather than read from the cache's stats, which may be off.
+    let hits = AtomicU64::new(0);
     let get = timed(args.threads, keys, |k| {
-        std::hint::black_box(cache.get(&k));
+        if std::hint::black_box(cache.get(&k)).is_some() {
+            hits.fetch_add(1, Ordering::Relaxed);
+        }
     });
-    let after = cache.stats();
-    let hits = after.hits - before.hits;
-    let reads = hits + (after.misses - before.misses);
     Ok(Row {
         policy,
         get,
         insert,
-        hit_ratio: hits as f64 / reads.max(1) as f64,
+        hit_ratio: hits.into_inner() as f64 / keys.len() as f64,
         heap_per_entry,
     })
 }

@@ -54,3 +54,19 @@ fn bench_rejects_bad_input_with_a_clear_message() {
     assert!(!ok);
     assert!(err.contains("greater than zero"), "{err}");
 }
+
+#[test]
+fn a_closed_stdout_ends_the_bench_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["bench", "--capacity", "1000", "--ops", "5000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take()); // the reader goes away before any output
+    let out = child.wait_with_output().expect("the binary ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}

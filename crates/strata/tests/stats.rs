@@ -70,7 +70,7 @@ fn hot_keys_rank_the_most_read_keys_first() {
     let hot = cache.stats().hot_keys;
     let keys: Vec<&str> = hot.iter().map(|h| h.key.as_str()).collect();
     assert_eq!(keys, ["hot", "warm", "cool"]);
-    // Estimates are scaled from a 1-in-16 sample: within a factor of two.
+    // Estimates are scaled from a 1-in-64 sample: within a factor of two.
     assert!((2_000..8_000).contains(&hot[0].estimated_reads), "{hot:?}");
 }
 

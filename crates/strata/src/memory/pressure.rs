@@ -5,7 +5,8 @@
 //! threshold it sheds: all expired entries, then the coldest entries until at
 //! least `shed_fraction` of each shard's weight is gone. Above the hard
 //! threshold it also stops growing: every write must first make room for
-//! itself, so the cache's size cannot rise until pressure falls.
+//! itself, so the cache's size cannot rise until pressure falls (an empty
+//! cache therefore admits nothing while pressure is hard).
 //!
 //! Caveat: freed memory is not always returned to the operating system by the
 //! allocator, so resident memory may stay high after shedding; the cache then

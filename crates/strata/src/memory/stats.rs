@@ -25,7 +25,7 @@ use super::removal::RemovalCause;
 /// One operation in this many is timed.
 pub const LATENCY_SAMPLE: u32 = 64;
 /// One read hit in this many is counted for the hot-key ranking.
-pub const HOT_KEY_SAMPLE: u32 = 16;
+pub const HOT_KEY_SAMPLE: u32 = 64;
 
 /// Slowest latency the histograms keep distinct; slower ones count as this.
 const LATENCY_CEILING_NS: u64 = 60_000_000_000;
