@@ -6,7 +6,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
 use hashbrown::DefaultHashBuilder;
@@ -26,11 +26,15 @@ use crate::options::{EntryOptions, Ttl};
 /// One shard with the atomics that belong to it, on its own cache lines.
 pub(crate) struct ShardCell<K, V> {
     pub(crate) lock: RwLock<Shard<K, V>>,
-    /// The shard's lowest entry priority, or `i32::MAX` when empty; read
-    /// without the lock to decide where to evict when priorities differ.
-    pub(crate) min_priority: AtomicI32,
+    /// The shard's lowest entry priority, or [`EMPTY`] when it has none;
+    /// read without the lock to decide where to evict when priorities
+    /// differ. Wider than a priority so that no priority can mean "empty".
+    pub(crate) min_priority: AtomicI64,
     pub(crate) counters: Counters,
 }
+
+/// The published lowest priority of a shard with no entries.
+pub(crate) const EMPTY: i64 = i64::MAX;
 
 /// The state shared by every handle of one cache.
 pub(crate) struct Inner<K, V> {
@@ -158,9 +162,10 @@ where
 
     /// Publishes a shard's lowest priority after it changed.
     pub(crate) fn publish(&self, shard: usize, locked: &Shard<K, V>) {
-        self.shards[shard]
-            .min_priority
-            .store(locked.min_priority().unwrap_or(i32::MAX), Ordering::Relaxed);
+        self.shards[shard].min_priority.store(
+            locked.min_priority().map_or(EMPTY, i64::from),
+            Ordering::Relaxed,
+        );
     }
 
     fn count_removal(&self, shard: usize, cause: RemovalCause) {
@@ -275,15 +280,30 @@ where
 
     /// Writes an entry and makes room for it.
     pub(crate) fn write(&self, key: K, value: V, options: EntryOptions) -> Result<(), InsertError> {
+        let (result, shard, removals) = self.write_quietly(key, value, options);
+        self.notify(shard, removals);
+        result
+    }
+
+    /// [`write`](Self::write), but the removals are returned (with the shard
+    /// to count them under) instead of handed to the listener, for callers
+    /// that must finish something before the listener may run.
+    pub(crate) fn write_quietly(
+        &self,
+        key: K,
+        value: V,
+        options: EntryOptions,
+    ) -> (Result<(), InsertError>, usize, Removals<K, V>) {
         let sample = self.sample();
         let weight = self.weigh(&key, &value);
         if let Some(max) = self.max_weight
             && u64::from(weight) > max
         {
-            return Err(InsertError::TooHeavy {
+            let refused = InsertError::TooHeavy {
                 weight: u64::from(weight),
                 capacity: max,
-            });
+            };
+            return (Err(refused), 0, Removals::new());
         }
         let now = self.clock.now_nanos();
         self.maybe_check_pressure(now);
@@ -315,11 +335,10 @@ where
                 self.count(idx, |c| &c.inserts);
             }
         }
-        self.notify(idx, out);
         if let Some(recorder) = &self.recorder {
             recorder.record_insert(sample);
         }
-        result.map(|_| ())
+        (result.map(|_| ()), idx, out)
     }
 
     /// Removes `key` for `cause`, returning its value if it was live.
@@ -333,18 +352,8 @@ where
         {
             let mut shard = self.shards[idx].lock.write();
             let slot = shard.find(hash, key)?;
-            let entry = shard.entry(slot);
-            let now = if entry.needs_clock() {
-                self.clock.now_nanos()
-            } else {
-                0
-            };
-            let cause = if entry.is_expired(now) {
-                RemovalCause::Expired
-            } else {
-                cause
-            };
-            shard.remove_into(slot, cause, &self.totals, &mut out);
+            let now = self.clock.now_nanos();
+            shard.remove_live(slot, cause, now, &self.totals, &mut out);
             self.publish(idx, &shard);
         }
         let (key, value, removed_for) = out.pop()?;
@@ -363,17 +372,18 @@ where
         }
     }
 
-    /// Removes every entry from every shard for `cause`.
+    /// Removes every entry from every shard for `cause`; returns how many
+    /// were live.
     pub(crate) fn drain_all(&self, cause: RemovalCause) -> u64 {
+        let now = self.clock.now_nanos();
         let mut total = 0;
         for idx in 0..self.shards.len() {
             let mut out = Removals::new();
             {
                 let mut shard = self.shards[idx].lock.write();
-                shard.drain(cause, &self.totals, &mut out);
+                total += shard.drain(cause, now, &self.totals, &mut out);
                 self.publish(idx, &shard);
             }
-            total += out.len() as u64;
             self.notify(idx, out);
         }
         total
@@ -395,7 +405,7 @@ where
             .map(|_| {
                 CachePadded::new(ShardCell {
                     lock: RwLock::new(Shard::new(b.policy)),
-                    min_priority: AtomicI32::new(i32::MAX),
+                    min_priority: AtomicI64::new(EMPTY),
                     counters: Counters::default(),
                 })
             })
@@ -489,7 +499,8 @@ where
             .remove_hashed(self.inner.hash(key), key, RemovalCause::Removed)
     }
 
-    /// Removes every entry ([`RemovalCause::Removed`]); returns how many.
+    /// Removes every entry; returns how many were live. The listener sees
+    /// [`RemovalCause::Removed`], or `Expired` for entries already expired.
     pub fn clear(&self) -> u64 {
         self.inner.drain_all(RemovalCause::Removed)
     }

@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The latest representable deadline (about 584 years after the clock's
+/// origin); longer lives are cut to it.
+pub(crate) const LATEST: u64 = u64::MAX - 1;
+
 /// A resident entry. Stored in a shard's slab and found through its table.
 pub(crate) struct Entry<K, V> {
     /// The key's hash, kept so the table can grow without rehashing keys.
@@ -44,15 +48,17 @@ pub(crate) struct Meta {
 
 impl Meta {
     /// The moment this entry expires: the earlier of its TTL deadline and its
-    /// idle deadline.
+    /// idle deadline. Capped at [`LATEST`], so that a deadline never equals
+    /// the `queued_at` value that means "nothing queued".
     pub(crate) fn deadline(&self) -> Option<u64> {
         let idle = self
             .tti
             .map(|tti| self.last_access.load(Ordering::Relaxed).saturating_add(tti));
-        match (self.expires_at, idle) {
+        let deadline = match (self.expires_at, idle) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        }
+        };
+        deadline.map(|d| d.min(LATEST))
     }
 
     /// Whether the entry can ever expire.
@@ -118,6 +124,7 @@ mod tests {
         assert_eq!(meta(None, Some(10), 5).deadline(), Some(15));
         assert_eq!(meta(Some(50), Some(10), 5).deadline(), Some(15));
         assert_eq!(meta(Some(12), Some(10), 5).deadline(), Some(12));
-        assert_eq!(meta(None, Some(u64::MAX), 5).deadline(), Some(u64::MAX));
+        assert_eq!(meta(None, Some(u64::MAX), 5).deadline(), Some(LATEST));
+        assert_eq!(meta(Some(u64::MAX), None, 0).deadline(), Some(LATEST));
     }
 }

@@ -12,12 +12,13 @@
 //!
 //! It then releases its shard and evicts from the shard with the lowest
 //! published priority, one victim at a time, never holding two shard locks
-//! (so no lock-order deadlock is possible).
+//! (so no lock-order deadlock is possible). Shedding under memory pressure
+//! takes victims the same way, lowest priority first across all shards.
 
 use std::hash::Hash;
 use std::sync::atomic::Ordering;
 
-use super::cache::Inner;
+use super::cache::{EMPTY, Inner};
 use super::pressure::PressureLevel;
 use super::removal::{RemovalCause, Removals};
 use super::shard::Shard;
@@ -64,20 +65,20 @@ where
     }
 
     /// The lowest priority published by any shard other than `home`.
-    fn lowest_elsewhere(&self, home: usize) -> Option<i32> {
+    fn lowest_elsewhere(&self, home: usize) -> Option<i64> {
         self.shards
             .iter()
             .enumerate()
             .filter(|&(i, _)| i != home)
             .map(|(_, c)| c.min_priority.load(Ordering::Relaxed))
-            .filter(|&p| p != i32::MAX)
+            .filter(|&p| p != EMPTY)
             .min()
     }
 
     /// Evicts from `shard` (number `idx`, locked by the caller) until the
     /// cache is within `limits`. `new` is the slot just written, spared
-    /// unless its priority is strictly the lowest. Returns `false` when the
-    /// rest must come from other shards.
+    /// unless its priority is strictly the lowest in the cache. Returns
+    /// `false` when the rest must come from other shards.
     pub(crate) fn make_room_locally(
         &self,
         idx: usize,
@@ -88,22 +89,35 @@ where
     ) -> bool {
         while self.over(limits) {
             let spared = new.map(|slot| (slot, shard.entry(slot).priority()));
-            let candidate = match (shard.victim(new), spared) {
-                (Some((_, p)), Some((slot, np))) if np < p => Some((slot, np)),
-                (Some(victim), _) => Some(victim),
+            let (slot, priority) = match (shard.victim(new), spared) {
+                (Some((_, p)), Some((slot, np))) if np < p => {
+                    // The newcomer is the lowest here; it goes only if no
+                    // other shard holds anything of its priority or lower.
+                    if self
+                        .lowest_elsewhere(idx)
+                        .is_some_and(|p| p <= i64::from(np))
+                    {
+                        return false;
+                    }
+                    (slot, np)
+                }
+                (Some(victim), _) => victim,
                 (None, spared) => {
                     // Nothing here but the new entry (or nothing at all).
                     if self.lowest_elsewhere(idx).is_some() {
                         return false;
                     }
-                    spared
+                    match spared {
+                        Some(s) => s,
+                        None => return true, // empty everywhere
+                    }
                 }
             };
-            let Some((slot, priority)) = candidate else {
-                return true; // empty everywhere: nothing more to do
-            };
-            if self.totals.prioritized.load(Ordering::Relaxed) > 0
-                && self.lowest_elsewhere(idx).is_some_and(|p| p < priority)
+            if Some(slot) != new
+                && self.totals.prioritized.load(Ordering::Relaxed) > 0
+                && self
+                    .lowest_elsewhere(idx)
+                    .is_some_and(|p| p < i64::from(priority))
             {
                 return false;
             }
@@ -117,20 +131,48 @@ where
 
     /// The shard to evict from next: lowest published priority; among equals,
     /// shards other than `home` first, then in rotation.
-    fn pick_shard(&self, home: usize) -> Option<usize> {
+    fn pick_shard(&self, home: Option<usize>) -> Option<usize> {
         let n = self.shards.len();
         let start = self.evict_cursor.fetch_add(1, Ordering::Relaxed);
         (0..n)
             .map(|i| (start + i) % n)
             .map(|i| (i, self.shards[i].min_priority.load(Ordering::Relaxed)))
-            .filter(|&(_, p)| p != i32::MAX)
-            .min_by_key(|&(i, p)| (p, i == home))
+            .filter(|&(_, p)| p != EMPTY)
+            .min_by_key(|&(i, p)| (p, Some(i) == home))
             .map(|(i, _)| i)
     }
 
+    /// Evicts one victim from the shard `pick_shard` chooses, sparing `new`
+    /// (slot and hash of an entry in `home`) unless it is strictly the
+    /// lowest there. Returns how many entries and how much weight left (0
+    /// when there was nothing to evict).
+    fn evict_one(
+        &self,
+        home: Option<usize>,
+        new: Option<(u32, u64)>,
+        out: &mut Removals<K, V>,
+    ) -> Option<(u64, u64)> {
+        let target = self.pick_shard(home)?;
+        let mut shard = self.shards[target].lock.write();
+        let spared = new
+            .filter(|_| Some(target) == home)
+            .and_then(|(slot, hash)| shard.still_holds(slot, hash));
+        let victim = match (shard.victim(spared), spared) {
+            (Some((_, p)), Some(s)) if shard.entry(s).priority() < p => Some(s),
+            (Some((slot, _)), _) => Some(slot),
+            (None, spared) => spared,
+        };
+        let freed = victim.map(|slot| {
+            let weight = u64::from(shard.entry(slot).weight);
+            shard.remove_into(slot, RemovalCause::Capacity, &self.totals, out);
+            (1, weight)
+        });
+        self.publish(target, &shard);
+        freed
+    }
+
     /// Evicts from any shard until the cache is within `limits`. `new` is
-    /// the slot and hash of the entry just written in shard `home`, spared
-    /// while anything else of no higher priority remains.
+    /// the slot and hash of the entry just written in shard `home`.
     pub(crate) fn make_room_elsewhere(
         &self,
         home: usize,
@@ -138,73 +180,66 @@ where
         limits: Limits,
         out: &mut Removals<K, V>,
     ) {
+        self.purge_all(out);
         let mut fruitless = 0;
         while self.over(limits) && fruitless <= self.shards.len() {
-            let Some(target) = self.pick_shard(home) else {
-                break;
-            };
-            let now = self.clock.now_nanos();
-            let mut shard = self.shards[target].lock.write();
-            let before = out.len();
+            match self.evict_one(Some(home), new, out) {
+                Some(_) => fruitless = 0,
+                None => fruitless += 1,
+            }
+        }
+    }
+
+    /// Purges expired entries from every shard, one lock at a time.
+    fn purge_all(&self, out: &mut Removals<K, V>) {
+        let now = self.clock.now_nanos();
+        for (idx, cell) in self.shards.iter().enumerate() {
+            let mut shard = cell.lock.write();
             shard.purge_expired(now, &self.totals, out);
-            if self.over(limits) {
-                let spared = new
-                    .filter(|_| target == home)
-                    .and_then(|(slot, hash)| shard.still_holds(slot, hash));
-                let victim = match (shard.victim(spared), spared) {
-                    (Some((_, p)), Some(s)) if shard.entry(s).priority() < p => Some(s),
-                    (Some((slot, _)), _) => Some(slot),
-                    (None, spared) => spared,
-                };
-                if let Some(slot) = victim {
-                    shard.remove_into(slot, RemovalCause::Capacity, &self.totals, out);
-                }
-            }
-            self.publish(target, &shard);
-            drop(shard);
-            if out.len() == before {
-                fruitless += 1;
-            } else {
-                fruitless = 0;
-            }
+            self.publish(idx, &shard);
         }
     }
 
     /// Runs a pressure check if one is due at `now`.
     pub(crate) fn maybe_check_pressure(&self, now: u64) {
         if self.pressure.as_ref().is_some_and(|p| p.claim_check(now)) {
-            self.check_pressure(now);
+            self.check_pressure();
         }
     }
 
-    /// Reads memory and sheds if past the soft threshold.
-    pub(crate) fn check_pressure(&self, now: u64) {
+    /// Reads memory and, past the soft threshold, sheds: every expired entry,
+    /// then the coldest entries of the lowest priority across all shards,
+    /// until `shed_fraction` of the entries and of the weight are gone.
+    pub(crate) fn check_pressure(&self) {
         let Some(pressure) = &self.pressure else {
             return;
         };
         if pressure.measure() == PressureLevel::Normal {
             return;
         }
-        let fraction = pressure.shed_fraction;
-        for idx in 0..self.shards.len() {
-            let mut out = Removals::new();
-            let mut shed = 0;
-            {
-                let mut shard = self.shards[idx].lock.write();
-                let before = shard.weight();
-                let target = (before as f64 * fraction).ceil() as u64;
-                shard.purge_expired(now, &self.totals, &mut out);
-                while before - shard.weight() < target {
-                    let Some((slot, _)) = shard.victim(None) else {
-                        break;
-                    };
-                    shard.remove_into(slot, RemovalCause::Capacity, &self.totals, &mut out);
-                    shed += 1;
-                }
-                self.publish(idx, &shard);
-            }
-            pressure.count_shed(shed);
-            self.notify(idx, out);
+        let share = |total: u64| (total as f64 * pressure.shed_fraction).ceil() as u64;
+        let (len, weight) = (
+            self.totals.len.load(Ordering::Relaxed),
+            self.totals.weight.load(Ordering::Relaxed),
+        );
+        let (want_entries, want_weight) = (share(len), share(weight));
+        let mut out = Removals::new();
+        self.purge_all(&mut out);
+        let (mut entries, mut freed) = (
+            len.saturating_sub(self.totals.len.load(Ordering::Relaxed)),
+            weight.saturating_sub(self.totals.weight.load(Ordering::Relaxed)),
+        );
+        let mut shed = 0;
+        while entries < want_entries || freed < want_weight {
+            let Some((n, w)) = self.evict_one(None, None, &mut out) else {
+                break;
+            };
+            entries += n;
+            freed += w;
+            shed += n;
         }
+        pressure.count_shed(shed);
+        // Removals from any shard are counted under shard 0: stats sum them.
+        self.notify(0, out);
     }
 }

@@ -17,27 +17,30 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// Removes, shard by shard, the slots that `select` picks.
+    /// Removes, shard by shard, the slots that `select` picks; returns how
+    /// many were live. Expired ones go too, reported as expired.
     fn invalidate_where(&self, select: impl Fn(&Shard<K, V>) -> Vec<u32>) -> u64 {
         let inner = &self.inner;
+        let now = inner.clock.now_nanos();
         let mut total = 0;
         for idx in 0..inner.shards.len() {
             let mut out = Removals::new();
             {
                 let mut shard = inner.shards[idx].lock.write();
                 for slot in select(&shard) {
-                    shard.remove_into(slot, RemovalCause::Invalidated, &inner.totals, &mut out);
+                    let cause = RemovalCause::Invalidated;
+                    total +=
+                        u64::from(shard.remove_live(slot, cause, now, &inner.totals, &mut out));
                 }
                 inner.publish(idx, &shard);
             }
-            total += out.len() as u64;
             inner.notify(idx, out);
         }
         total
     }
 
     /// Removes every entry tagged `tag` ([`RemovalCause::Invalidated`]);
-    /// returns how many were removed.
+    /// returns how many live entries were removed.
     pub fn invalidate_tag(&self, tag: &str) -> u64 {
         self.invalidate_where(|shard| shard.tagged(tag))
     }

@@ -44,8 +44,14 @@ where
         match result {
             Ok(value) => {
                 // Too heavy to cache: still the caller's (and waiters') value.
-                let _ = self.inner.write(key, value.clone(), options.or_cost(took));
+                let (_, shard, removals) =
+                    self.inner
+                        .write_quietly(key, value.clone(), options.or_cost(took));
+                // Finish the flight before the listener runs: a listener that
+                // reads this key (it may have been evicted at once) would
+                // otherwise wait on this very flight.
                 guard.finish(Outcome::Ready(value.clone()));
+                self.inner.notify(shard, removals);
                 Ok(value)
             }
             Err(error) => {

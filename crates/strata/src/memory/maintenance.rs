@@ -21,7 +21,7 @@ where
         let now = inner.clock.now_nanos();
         // Pressure first: its shedding counts expired entries towards what it
         // must free, so purging them beforehand would shed live ones too.
-        inner.check_pressure(now);
+        inner.check_pressure();
         for idx in 0..inner.shards.len() {
             let mut out = Removals::new();
             {
@@ -52,7 +52,7 @@ where
             weight += shard.weight();
             prioritized += shard.entries().filter(|e| e.priority() != 0).count() as u64;
             let published = cell.min_priority.load(Ordering::Relaxed);
-            if published != shard.min_priority().unwrap_or(i32::MAX) {
+            if published != shard.min_priority().map_or(super::cache::EMPTY, i64::from) {
                 return Err(InvariantError(format!(
                     "shard {i}: published lowest priority {published} is stale"
                 )));

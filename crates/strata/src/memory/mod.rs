@@ -32,6 +32,8 @@ mod loader;
 mod maintenance;
 pub mod policy;
 pub mod pressure;
+#[cfg(test)]
+mod regressions;
 mod removal;
 mod shard;
 mod snapshot;

@@ -2,8 +2,9 @@
 //!
 //! The cache reads the process's resident memory at most once per check
 //! interval, on the write path (or on `run_maintenance`). Above the soft
-//! threshold it sheds: all expired entries, then the coldest entries until at
-//! least `shed_fraction` of each shard's weight is gone. Above the hard
+//! threshold it sheds: all expired entries, then the coldest entries of the
+//! lowest priority across all shards, until at least `shed_fraction` of the
+//! entries and of the weight are gone. Above the hard
 //! threshold it also stops growing: every write must first make room for
 //! itself, so the cache's size cannot rise until pressure falls (an empty
 //! cache therefore admits nothing while pressure is hard).

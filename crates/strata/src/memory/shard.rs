@@ -293,6 +293,23 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         (entry.key, entry.value)
     }
 
+    /// Removes `slot` for `cause`, or for [`RemovalCause::Expired`] if it had
+    /// expired by `now` (so the listener learns why it really went).
+    /// Returns whether it was live.
+    pub(crate) fn remove_live(
+        &mut self,
+        slot: u32,
+        cause: RemovalCause,
+        now: u64,
+        totals: &Totals,
+        out: &mut Removals<K, V>,
+    ) -> bool {
+        let live = !self.entry(slot).is_expired(now);
+        let cause = if live { cause } else { RemovalCause::Expired };
+        self.remove_into(slot, cause, totals, out);
+        live
+    }
+
     /// Removes `slot` for `cause`, recording it in `out`.
     pub(crate) fn remove_into(
         &mut self,
@@ -371,10 +388,25 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             .collect()
     }
 
-    /// Removes everything, recording each entry in `out` with `cause`.
-    pub(crate) fn drain(&mut self, cause: RemovalCause, totals: &Totals, out: &mut Removals<K, V>) {
+    /// Removes everything, recording each entry in `out` with `cause` (or
+    /// [`RemovalCause::Expired`] if it had expired by `now`). Returns how
+    /// many live entries it removed.
+    pub(crate) fn drain(
+        &mut self,
+        cause: RemovalCause,
+        now: u64,
+        totals: &Totals,
+        out: &mut Removals<K, V>,
+    ) -> u64 {
+        let mut live = 0;
         for entry in self.slab.drain() {
             totals.sub(entry.weight, entry.priority());
+            let cause = if entry.is_expired(now) {
+                RemovalCause::Expired
+            } else {
+                live += 1;
+                cause
+            };
             out.push((entry.key, entry.value, cause));
         }
         self.table.clear();
@@ -383,6 +415,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.tags.clear();
         self.weight = 0;
         self.expiring = 0;
+        live
     }
 
     /// Checks every invariant of the shard. O(n log n); for tests.

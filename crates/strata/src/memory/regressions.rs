@@ -1,0 +1,208 @@
+//! Regression tests for defects found in review. They need to place keys in
+//! chosen shards, so they live inside the crate.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use super::{MemoryCache, RemovalCause};
+use crate::ManualClock;
+use crate::options::EntryOptions;
+
+/// The first key at or after `from` that lands in `shard`.
+fn key_in(cache: &MemoryCache<u32, u32>, shard: usize, from: u32) -> u32 {
+    (from..)
+        .find(|k| cache.inner.shard_of(cache.inner.hash(k)) == shard)
+        .expect("some key lands in every shard")
+}
+
+#[test]
+fn a_newcomer_tied_for_lowest_priority_with_another_shard_is_kept() {
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(2)
+        .shards(2)
+        .build()
+        .unwrap();
+    let (x, y) = (key_in(&cache, 0, 0), key_in(&cache, 1, 0));
+    let n = key_in(&cache, 0, x + 1);
+    cache
+        .insert_with(x, 1, EntryOptions::new().with_priority(5))
+        .unwrap();
+    cache.insert(y, 2).unwrap();
+    cache.insert(n, 3).unwrap();
+    assert!(
+        cache.contains(&n),
+        "the newcomer is not strictly the lowest"
+    );
+    assert!(!cache.contains(&y));
+    cache.validate().unwrap();
+}
+
+#[test]
+fn the_highest_priority_is_not_mistaken_for_an_empty_shard() {
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_weight(10)
+        .weigher(|_, v: &u32| *v)
+        .shards(2)
+        .build()
+        .unwrap();
+    let x = key_in(&cache, 0, 0);
+    let y = key_in(&cache, 1, 0);
+    let z = key_in(&cache, 1, y + 1);
+    let n = key_in(&cache, 1, z + 1);
+    let top = EntryOptions::new().with_priority(i32::MAX);
+    cache.insert(x, 1).unwrap();
+    cache.insert_with(y, 4, top.clone()).unwrap();
+    cache.insert_with(z, 4, top.clone()).unwrap();
+    cache.insert_with(n, 5, top).unwrap();
+    assert!(
+        cache.weight() <= 10,
+        "weight {} over the bound",
+        cache.weight()
+    );
+    cache.validate().unwrap();
+
+    let one: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(1)
+        .shards(2)
+        .build()
+        .unwrap();
+    let (a, b) = (key_in(&one, 0, 0), key_in(&one, 1, 0));
+    let top = EntryOptions::new().with_priority(i32::MAX);
+    one.insert_with(a, 1, top.clone()).unwrap();
+    one.insert_with(b, 2, top).unwrap();
+    assert!(one.contains(&b), "the newcomer was its own victim");
+}
+
+#[test]
+fn the_longest_ttl_keeps_the_deadline_queue_consistent() {
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(100)
+        .shards(1)
+        .build()
+        .unwrap();
+    cache
+        .insert_with(0, 0, EntryOptions::new().with_ttl(Duration::MAX))
+        .unwrap();
+    for i in 0..200 {
+        let ten = EntryOptions::new().with_ttl(Duration::from_secs(10));
+        cache.insert_with(1, i, ten).unwrap();
+    }
+    cache.validate().unwrap();
+    assert_eq!(cache.get(&0), Some(0));
+}
+
+#[test]
+fn expired_entries_reach_the_listener_as_expired_whatever_removes_them() {
+    let clock = Arc::new(ManualClock::new());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(100)
+        .shards(1)
+        .clock(clock.clone())
+        .removal_listener(move |k, _, c| sink.lock().unwrap().push((k, c)))
+        .build()
+        .unwrap();
+    let short = EntryOptions::new()
+        .with_ttl(Duration::from_secs(1))
+        .with_tag("t");
+    cache.insert_with(1, 1, short.clone()).unwrap();
+    cache.insert_with(2, 2, short).unwrap();
+    cache
+        .insert_with(3, 3, EntryOptions::new().with_tag("t"))
+        .unwrap();
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(cache.invalidate_tag("t"), 1, "only the live entry counts");
+    let mut got = std::mem::take(&mut *seen.lock().unwrap());
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (1, RemovalCause::Expired),
+            (2, RemovalCause::Expired),
+            (3, RemovalCause::Invalidated)
+        ]
+    );
+    cache
+        .insert_with(4, 4, EntryOptions::new().with_ttl(Duration::from_secs(1)))
+        .unwrap();
+    cache.insert(5, 5).unwrap();
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(cache.clear(), 1);
+    let mut got = std::mem::take(&mut *seen.lock().unwrap());
+    got.sort();
+    assert_eq!(
+        got,
+        [(4, RemovalCause::Expired), (5, RemovalCause::Removed)]
+    );
+}
+
+#[test]
+fn a_listener_may_read_through_the_key_being_loaded() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let slot: Arc<OnceLock<MemoryCache<u32, u32>>> = Arc::default();
+        let reader = Arc::clone(&slot);
+        // Once: the reloaded value is evicted at once too, which would call
+        // the listener again, forever.
+        let once = std::sync::atomic::AtomicBool::new(false);
+        let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+            .max_entries(1)
+            .shards(1)
+            .removal_listener(move |k, _, c| {
+                if k == 7
+                    && c == RemovalCause::Capacity
+                    && !once.swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    let _ = reader.get().unwrap().get_or_compute(7, || 70);
+                }
+            })
+            .build()
+            .unwrap();
+        slot.set(cache.clone()).unwrap();
+        cache
+            .insert_with(1, 1, EntryOptions::new().with_priority(5))
+            .unwrap();
+        // Priority 0 against 5: strictly the lowest, so evicted at once.
+        tx.send(cache.get_or_compute(7, || 7)).unwrap();
+    });
+    let loaded = rx.recv_timeout(Duration::from_secs(10));
+    assert_eq!(loaded, Ok(7), "the loader's own listener deadlocked it");
+}
+
+#[test]
+fn pressure_sheds_the_lowest_priority_across_shards_and_zero_weights_too() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    #[derive(Debug, Default)]
+    struct Gauge(AtomicU64);
+    impl crate::MemoryGauge for Gauge {
+        fn resident_bytes(&self) -> Option<u64> {
+            Some(self.0.load(Ordering::SeqCst))
+        }
+    }
+    let gauge = Arc::new(Gauge::default());
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(1_000)
+        .weigher(|_, _| 0)
+        .shards(4)
+        .memory_budget(crate::MemoryBudget::Bytes(100))
+        .memory_gauge(gauge.clone())
+        .shed_fraction(0.1)
+        .build()
+        .unwrap();
+    for k in 0..90 {
+        cache
+            .insert_with(k, 0, EntryOptions::new().with_priority(9))
+            .unwrap();
+    }
+    for k in 90..100 {
+        cache.insert(k, 0).unwrap();
+    }
+    gauge.0.store(85, Ordering::SeqCst); // soft pressure
+    cache.run_maintenance();
+    for k in 90..100 {
+        assert!(!cache.contains(&k), "priority 0 goes first, from any shard");
+    }
+    assert_eq!(cache.len(), 90, "10% of 100 entries, though all weigh 0");
+    cache.validate().unwrap();
+}
