@@ -12,7 +12,6 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,6 +24,7 @@ use rand_distr::{Distribution as _, Zipf};
 use strata::{MemoryCache, Policy};
 
 use crate::heap;
+use crate::policies::PolicyList;
 
 /// Options of `strata bench`.
 #[derive(Debug, Args)]
@@ -54,24 +54,6 @@ pub(crate) struct BenchArgs {
     /// benchmark itself).
     #[arg(long)]
     no_stats: bool,
-}
-
-/// A list of policies on the command line.
-#[derive(Debug, Clone)]
-struct PolicyList(Vec<Policy>);
-
-impl FromStr for PolicyList {
-    type Err = strata::memory::UnknownPolicy;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.eq_ignore_ascii_case("all") {
-            return Ok(Self(Policy::ALL.to_vec()));
-        }
-        s.split(',')
-            .map(|name| name.trim().parse())
-            .collect::<Result<_, _>>()
-            .map(Self)
-    }
 }
 
 /// One policy's results.
@@ -193,18 +175,4 @@ fn table(rows: &[Row]) -> String {
         );
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn policy_lists_parse() {
-        let all: PolicyList = "all".parse().expect("valid");
-        assert_eq!(all.0, Policy::ALL);
-        let two: PolicyList = "lru, size".parse().expect("valid");
-        assert_eq!(two.0, [Policy::Lru, Policy::Size]);
-        assert!("lru,arc".parse::<PolicyList>().is_err());
-    }
 }

@@ -3,6 +3,8 @@
 
 mod bench;
 mod heap;
+mod policies;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +21,9 @@ enum Command {
     /// Measure get/insert throughput and heap bytes per entry of every
     /// eviction policy on a Zipf workload, in this process.
     Bench(bench::BenchArgs),
+    /// Replay an access trace through every policy, the peer caches and
+    /// Belady's optimum, and print hit ratios by cache size.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -26,6 +31,7 @@ fn main() -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     let result = match cli.command {
         Command::Bench(args) => bench::run(&args, &mut stdout),
+        Command::Sim(args) => sim::run(&args, &mut stdout),
     };
     match result {
         // The reader went away (`strata bench | head`): nothing left to say.

@@ -70,3 +70,99 @@ fn a_closed_stdout_ends_the_bench_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
 }
+
+#[test]
+fn sim_replays_a_text_trace_and_writes_csv_and_svg() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = dir.path().join("mine.csv");
+    // A loop over 30 string keys, as `timestamp,key,size` rows.
+    let rows: String = (0..3_000)
+        .map(|i| format!("{i},page-{},100\n", i % 30))
+        .collect();
+    std::fs::write(&trace, rows).expect("write trace");
+    let (csv, svg) = (dir.path().join("out.csv"), dir.path().join("out.svg"));
+    let args = [
+        "sim",
+        "--trace",
+        trace.to_str().expect("utf-8 path"),
+        "--sizes",
+        "10,30",
+        "--policies",
+        "lru,lfu",
+        "--csv",
+        csv.to_str().expect("utf-8 path"),
+        "--svg",
+        svg.to_str().expect("utf-8 path"),
+    ];
+    let (ok, out, err) = strata(&args);
+    assert!(ok, "{err}");
+    let lru_column = |line: &str| -> f64 {
+        line.split_whitespace()
+            .nth(1)
+            .expect("a lru column")
+            .trim_end_matches('*')
+            .parse()
+            .expect("a number")
+    };
+    let row = |size: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(size))
+            .expect("row")
+    };
+    assert_eq!(
+        lru_column(row("10")),
+        0.0,
+        "LRU never hits a loop larger than the cache\n{out}"
+    );
+    assert_eq!(
+        lru_column(row("30")),
+        99.0,
+        "only the 30 cold misses\n{out}"
+    );
+    for column in [
+        "moka",
+        "quick_cache",
+        "foyer-wtinylfu",
+        "foyer-s3fifo",
+        "opt",
+    ] {
+        assert!(out.contains(column), "no {column} column\n{out}");
+    }
+    let csv = std::fs::read_to_string(csv).expect("csv written");
+    assert!(csv.starts_with("trace,size,contender,"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 2 * 7);
+    let svg = std::fs::read_to_string(svg).expect("svg written");
+    assert!(svg.contains("<svg") && svg.contains("lfu"));
+}
+
+#[test]
+fn sim_rejects_bad_input_with_a_clear_message() {
+    let (ok, _, err) = strata(&["sim", "--trace", "/nonexistent/trace", "--sizes", "10"]);
+    assert!(!ok);
+    assert!(
+        err.contains("cannot read trace /nonexistent/trace"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.lis");
+    std::fs::write(&bad, "1 2 0 0\n3 x 0 0\n").expect("write");
+    let (ok, _, err) = strata(&[
+        "sim",
+        "--trace",
+        bad.to_str().expect("utf-8"),
+        "--sizes",
+        "10",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("bad.lis:2:"), "names the line: {err}");
+    let (ok, _, err) = strata(&[
+        "sim",
+        "--trace",
+        bad.to_str().expect("utf-8"),
+        "--sizes",
+        "0",
+    ]);
+    assert!(!ok && err.contains("greater than zero"), "{err}");
+    let (ok, _, err) = strata(&["sim", "--trace", "x", "--sizes", "1", "--format", "parquet"]);
+    assert!(!ok && err.contains("unknown trace format"), "{err}");
+}

@@ -1,0 +1,83 @@
+//! Other caches, replayed by the same protocol for comparison: moka (its
+//! default TinyLFU policy), quick_cache (CLOCK-Pro-like), and foyer's
+//! W-TinyLFU and S3-FIFO. Each is built with its defaults at the same
+//! capacity, and with one shard where the cache lets us choose.
+
+use foyer_memory::{Cache as FoyerCache, CacheBuilder, LfuConfig, S3FifoConfig};
+
+use crate::replay::Replayable;
+
+/// moka 0.12, `sync::Cache` with its defaults.
+pub struct Moka(moka::sync::Cache<u64, ()>);
+
+impl Moka {
+    /// A cache of `capacity` entries.
+    pub fn new(capacity: u64) -> Self {
+        Self(moka::sync::Cache::new(capacity))
+    }
+}
+
+impl Replayable for Moka {
+    fn request(&mut self, key: u64) -> bool {
+        if self.0.get(&key).is_some() {
+            return true;
+        }
+        self.0.insert(key, ());
+        false
+    }
+}
+
+/// quick_cache, its single-threaded `unsync::Cache` (one shard).
+pub struct QuickCache(quick_cache::unsync::Cache<u64, ()>);
+
+impl QuickCache {
+    /// A cache of `capacity` entries.
+    pub fn new(capacity: u64) -> Self {
+        Self(quick_cache::unsync::Cache::new(capacity as usize))
+    }
+}
+
+impl Replayable for QuickCache {
+    fn request(&mut self, key: u64) -> bool {
+        if self.0.get(&key).is_some() {
+            return true;
+        }
+        self.0.insert(key, ());
+        false
+    }
+}
+
+/// foyer's in-memory cache, one shard, with a chosen eviction algorithm.
+pub struct Foyer(FoyerCache<u64, ()>);
+
+impl Foyer {
+    /// W-TinyLFU (`LfuConfig::default()`).
+    pub fn w_tinylfu(capacity: u64) -> Self {
+        Self(
+            CacheBuilder::new(capacity as usize)
+                .with_shards(1)
+                .with_eviction_config(LfuConfig::default())
+                .build(),
+        )
+    }
+
+    /// S3-FIFO (`S3FifoConfig::default()`).
+    pub fn s3_fifo(capacity: u64) -> Self {
+        Self(
+            CacheBuilder::new(capacity as usize)
+                .with_shards(1)
+                .with_eviction_config(S3FifoConfig::default())
+                .build(),
+        )
+    }
+}
+
+impl Replayable for Foyer {
+    fn request(&mut self, key: u64) -> bool {
+        if self.0.get(&key).is_some() {
+            return true;
+        }
+        self.0.insert(key, ());
+        false
+    }
+}
