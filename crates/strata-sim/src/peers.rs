@@ -7,7 +7,13 @@ use foyer_memory::{Cache as FoyerCache, CacheBuilder, LfuConfig, S3FifoConfig};
 
 use crate::replay::Replayable;
 
-/// moka 0.12, `sync::Cache` with its defaults.
+/// moka 0.12, `sync::Cache` with its defaults, held to its capacity.
+///
+/// moka applies evictions lazily, from buffers drained now and then; left
+/// alone, a cache of capacity 100 held up to 153 entries during a replay of
+/// `lirs/sprite` (and scored 34.8% instead of 30.7%). To compare every cache
+/// at the same capacity, each insert is followed by `run_pending_tasks()`,
+/// moka's documented way to apply pending work now.
 pub struct Moka(moka::sync::Cache<u64, ()>);
 
 impl Moka {
@@ -23,6 +29,7 @@ impl Replayable for Moka {
             return true;
         }
         self.0.insert(key, ());
+        self.0.run_pending_tasks();
         false
     }
 }

@@ -15,7 +15,8 @@ pub trait Replayable {
 }
 
 /// A Strata [`MemoryCache`] — the production code, with one shard so the
-/// eviction order is exactly the policy's, and stats off.
+/// eviction order is exactly the policy's, stats off, and a fixed hash seed
+/// so that replays are reproducible.
 pub struct StrataCache(MemoryCache<u64, ()>);
 
 impl StrataCache {
@@ -29,6 +30,8 @@ impl StrataCache {
             .policy(policy)
             .shards(1)
             .stats(false)
+            // A fixed seed makes every replay reproducible.
+            .hash_seed(0)
             .build()
             .map(Self)
             .map_err(|e| SimError::Cache {

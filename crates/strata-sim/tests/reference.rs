@@ -42,8 +42,12 @@ fn the_reference_traces_have_their_documented_lengths() {
     assert_eq!(load("cache2k/web07.trace.xz").keys.len(), 76_118);
 }
 
+/// Strata's policies all fetch on demand (every miss admits its key), so
+/// OPT with demand fetch bounds them. Peers that may refuse a new key
+/// (moka's TinyLFU admission) are not bounded by it: on `lirs/loop` at 256
+/// entries moka scores 25.23% against OPT's 25.22%. They are not checked.
 #[test]
-fn no_policy_ever_scores_above_opt() {
+fn no_strata_policy_ever_scores_above_opt() {
     let synthetic = [
         ("zipf", synthetic::zipf(5_000, 0.9, 100_000, 1)),
         ("loop", synthetic::looping(1_200, 50_000)),

@@ -13,9 +13,11 @@ use strata::{EntryOptions, ManualClock, MemoryCache, RemovalCause};
 fn every_cause_reaches_the_listener() {
     let clock = Arc::new(ManualClock::new());
     let removed: Removed<String, u32> = Removed::default();
+    // LRU, so that which entry the capacity eviction takes is obvious.
     let cache: MemoryCache<String, u32> = MemoryCache::builder()
         .max_entries(2)
         .shards(1)
+        .policy(strata::Policy::Lru)
         .clock(clock.clone())
         .removal_listener(removed.listener())
         .build()

@@ -25,7 +25,7 @@ fn counts_and_hit_ratio() {
     let _ = cache.peek("a"); // peeks are not counted
     let s = cache.stats();
     assert!(s.enabled);
-    assert_eq!(s.policy, Policy::Lru);
+    assert_eq!(s.policy, Policy::Adaptive, "the default");
     assert_eq!((s.hits, s.misses, s.inserts, s.updates), (3, 1, 2, 1));
     assert_eq!(s.hit_ratio, 0.75);
     assert_eq!(s.evictions.replaced, 1);
@@ -97,6 +97,6 @@ fn stats_serialize_to_json() {
     let _ = cache.get("a");
     let json = serde_json::to_value(cache.stats()).expect("serializable");
     assert_eq!(json["hits"], 1);
-    assert_eq!(json["policy"], "lru");
+    assert_eq!(json["policy"], "adaptive");
     assert!(json["get_latency"]["p99"].is_u64());
 }

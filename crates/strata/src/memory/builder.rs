@@ -56,6 +56,7 @@ pub struct MemoryCacheBuilder<K, V> {
     pub(crate) check_interval: Duration,
     pub(crate) shed_fraction: f64,
     pub(crate) gauge: Arc<dyn MemoryGauge>,
+    pub(crate) hash_seed: Option<u64>,
 }
 
 impl<K, V> Default for MemoryCacheBuilder<K, V> {
@@ -78,6 +79,7 @@ impl<K, V> Default for MemoryCacheBuilder<K, V> {
             check_interval: Duration::from_secs(1),
             shed_fraction: 0.05,
             gauge: Arc::new(ProcessMemory),
+            hash_seed: None,
         }
     }
 }
@@ -124,7 +126,7 @@ impl<K, V> MemoryCacheBuilder<K, V> {
         self
     }
 
-    /// The eviction policy. Default: [`Policy::Lru`].
+    /// The eviction policy. Default: [`Policy::Adaptive`].
     #[must_use]
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
@@ -221,6 +223,17 @@ impl<K, V> MemoryCacheBuilder<K, V> {
     #[must_use]
     pub fn shed_fraction(mut self, fraction: f64) -> Self {
         self.shed_fraction = fraction;
+        self
+    }
+
+    /// Seed the key hash with `seed`, making the cache's behaviour
+    /// reproducible run to run (shard placement, and the frequency sketch of
+    /// [`Policy::Adaptive`], depend on it). For simulations and tests; a
+    /// predictable seed lets an adversary choose colliding keys.
+    /// Default: a random seed per cache.
+    #[must_use]
+    pub fn hash_seed(mut self, seed: u64) -> Self {
+        self.hash_seed = Some(seed);
         self
     }
 

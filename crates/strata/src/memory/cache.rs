@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
-use hashbrown::DefaultHashBuilder;
+use foldhash::fast::FixedState;
 use parking_lot::RwLock;
 
 use super::builder::{MemoryCacheBuilder, Weigher};
 use super::flight::Flights;
-use super::policy::Policy;
+use super::policy::{Policy, Sizing};
 use super::pressure::Pressure;
 use super::removal::{Listener, RemovalCause, Removals};
 use super::shard::{Shard, Spec, Totals};
@@ -39,7 +39,7 @@ pub(crate) const EMPTY: i64 = i64::MAX;
 /// The state shared by every handle of one cache.
 pub(crate) struct Inner<K, V> {
     pub(crate) shards: Box<[CachePadded<ShardCell<K, V>>]>,
-    hasher: DefaultHashBuilder,
+    hasher: FixedState,
     pub(crate) totals: Totals,
     pub(crate) max_entries: Option<u64>,
     pub(crate) max_weight: Option<u64>,
@@ -401,10 +401,18 @@ where
         let pressure = b
             .pressure()?
             .map(|(config, bytes)| Pressure::new(&config, bytes));
+        // Each shard's policy sizes itself by its share of the bound.
+        let sizing = Sizing {
+            capacity: b
+                .max_weight
+                .or(b.max_entries)
+                .map_or(1, |bound| bound.div_ceil(shard_count as u64)),
+            by_weight: b.max_weight.is_some(),
+        };
         let shards = (0..shard_count)
             .map(|_| {
                 CachePadded::new(ShardCell {
-                    lock: RwLock::new(Shard::new(b.policy)),
+                    lock: RwLock::new(Shard::new(b.policy, sizing)),
                     min_priority: AtomicI64::new(EMPTY),
                     counters: Counters::default(),
                 })
@@ -412,7 +420,10 @@ where
             .collect();
         let inner = Inner {
             shards,
-            hasher: DefaultHashBuilder::default(),
+            hasher: FixedState::with_seed(b.hash_seed.unwrap_or_else(|| {
+                // A fresh random seed: foldhash's RandomState draws one.
+                foldhash::fast::RandomState::default().hash_one(0x5354_5241_5441_u64)
+            })),
             totals: Totals::default(),
             max_entries: b.max_entries,
             max_weight: b.max_weight,

@@ -15,7 +15,7 @@ use slab::Slab;
 
 use super::deadlines::DeadlineQueue;
 use super::entry::{Entry, Meta};
-use super::policy::{AnyPolicy, EvictionPolicy, Facts, Policy};
+use super::policy::{AnyPolicy, EvictionPolicy, Facts, Policy, Sizing};
 use super::removal::{RemovalCause, Removals};
 use super::tags::TagIndex;
 use crate::error::InsertError;
@@ -91,11 +91,11 @@ pub(crate) struct Shard<K, V> {
 }
 
 impl<K: Hash + Eq, V> Shard<K, V> {
-    pub(crate) fn new(policy: Policy) -> Self {
+    pub(crate) fn new(policy: Policy, sizing: Sizing) -> Self {
         Self {
             table: HashTable::new(),
             slab: Slab::new(),
-            policy: AnyPolicy::new(policy),
+            policy: AnyPolicy::new(policy, sizing),
             deadlines: DeadlineQueue::default(),
             tags: TagIndex::default(),
             weight: 0,
@@ -146,6 +146,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             weight: entry.weight,
             cost: entry.meta.as_ref().map_or(0, |m| m.cost),
             deadline: entry.deadline(),
+            hash: entry.hash,
         }
     }
 

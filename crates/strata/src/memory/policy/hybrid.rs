@@ -121,6 +121,7 @@ mod tests {
             weight,
             cost: cost_us * 1_000,
             deadline: None,
+            hash: 0,
         }
     }
 

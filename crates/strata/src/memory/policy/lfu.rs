@@ -90,6 +90,7 @@ mod tests {
         weight: 1,
         cost: 0,
         deadline: None,
+        hash: 0,
     };
 
     #[test]

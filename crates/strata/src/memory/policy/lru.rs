@@ -1,35 +1,37 @@
-//! Least recently used: one doubly linked list per priority class, threaded
-//! through a per-slot table of links. Every operation is O(1) plus a search
+//! Least recently used: one intrusive list per priority class, threaded
+//! through a per-slot table of nodes. Every operation is O(1) plus a search
 //! over the (few) priority classes in use.
 
+use super::list::{Link, Linked, List};
 use super::{EvictionPolicy, Facts, ensure_slot};
-
-const NIL: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
 struct Node {
-    /// Towards the most recently used end.
-    prev: u32,
-    /// Towards the least recently used end.
-    next: u32,
+    link: Link,
     priority: i32,
     linked: bool,
 }
 
 const UNLINKED: Node = Node {
-    prev: NIL,
-    next: NIL,
+    link: Link::NONE,
     priority: 0,
     linked: false,
 };
 
-/// One priority class: `head` is the most recently used entry.
+impl Linked for Node {
+    fn link(&self) -> Link {
+        self.link
+    }
+    fn link_mut(&mut self) -> &mut Link {
+        &mut self.link
+    }
+}
+
+/// One priority class: the list's head is the most recently used entry.
 #[derive(Debug, Clone, Copy)]
 struct Class {
     priority: i32,
-    head: u32,
-    tail: u32,
-    len: usize,
+    list: List,
 }
 
 #[derive(Debug, Default)]
@@ -46,36 +48,22 @@ impl Lru {
     }
 
     fn push_front(&mut self, slot: u32, priority: i32) {
-        let at = match self.class_position(priority) {
-            Ok(at) => at,
-            Err(at) => {
-                self.classes.insert(
-                    at,
-                    Class {
-                        priority,
-                        head: NIL,
-                        tail: NIL,
-                        len: 0,
-                    },
-                );
-                at
-            }
-        };
-        let class = &mut self.classes[at];
-        let old_head = class.head;
+        let at = self.class_position(priority).unwrap_or_else(|at| {
+            self.classes.insert(
+                at,
+                Class {
+                    priority,
+                    list: List::default(),
+                },
+            );
+            at
+        });
         self.nodes[slot as usize] = Node {
-            prev: NIL,
-            next: old_head,
             priority,
             linked: true,
+            ..UNLINKED
         };
-        if old_head == NIL {
-            class.tail = slot;
-        } else {
-            self.nodes[old_head as usize].prev = slot;
-        }
-        class.head = slot;
-        class.len += 1;
+        self.classes[at].list.push_front(&mut self.nodes, slot);
         self.len += 1;
     }
 
@@ -91,18 +79,8 @@ impl Lru {
             return;
         };
         let class = &mut self.classes[at];
-        if node.prev == NIL {
-            class.head = node.next;
-        } else {
-            self.nodes[node.prev as usize].next = node.next;
-        }
-        if node.next == NIL {
-            class.tail = node.prev;
-        } else {
-            self.nodes[node.next as usize].prev = node.prev;
-        }
-        class.len -= 1;
-        if class.len == 0 {
+        class.list.unlink(&mut self.nodes, slot);
+        if class.list.is_empty() {
             self.classes.remove(at);
         }
         self.nodes[slot as usize] = UNLINKED;
@@ -129,7 +107,7 @@ impl EvictionPolicy for Lru {
         // A read never changes priority, so the node's own class is used;
         // skip the relink when the entry is already the most recent.
         let node = self.nodes[slot as usize];
-        if node.prev != NIL {
+        if node.link.prev != super::list::NIL {
             self.touch(slot, node.priority);
         }
     }
@@ -140,12 +118,12 @@ impl EvictionPolicy for Lru {
 
     fn victim(&self, skip: Option<u32>) -> Option<u32> {
         self.classes.iter().find_map(|class| {
-            let tail = class.tail;
+            let tail = class.list.back()?;
             if Some(tail) != skip {
                 return Some(tail);
             }
-            let before = self.nodes[tail as usize].prev;
-            (before != NIL).then_some(before)
+            let before = self.nodes[tail as usize].link.prev;
+            (before != super::list::NIL).then_some(before)
         })
     }
 
@@ -164,42 +142,27 @@ impl EvictionPolicy for Lru {
     }
 
     fn validate(&self, resident: &[u32]) -> Result<(), String> {
-        let mut seen = 0usize;
         for pair in self.classes.windows(2) {
             if pair[0].priority >= pair[1].priority {
                 return Err("lru: classes not in ascending priority order".into());
             }
         }
+        let mut seen = 0usize;
         for class in &self.classes {
-            if class.len == 0 {
+            if class.list.is_empty() {
                 return Err(format!("lru: empty class {} kept", class.priority));
             }
-            let (mut at, mut prev, mut count) = (class.head, NIL, 0usize);
-            while at != NIL {
-                let node = self
-                    .nodes
-                    .get(at as usize)
-                    .ok_or_else(|| format!("lru: link to missing slot {at}"))?;
-                if !node.linked || node.prev != prev || node.priority != class.priority {
-                    return Err(format!("lru: broken node at slot {at}"));
-                }
-                count += 1;
-                if count > class.len {
-                    return Err(format!(
-                        "lru: class {} longer than its length",
-                        class.priority
-                    ));
-                }
-                prev = at;
-                at = node.next;
+            let slots = class
+                .list
+                .walk(&self.nodes)
+                .map_err(|e| format!("lru: {e}"))?;
+            if let Some(slot) = slots.iter().find(|&&s| {
+                let n = self.nodes[s as usize];
+                !n.linked || n.priority != class.priority
+            }) {
+                return Err(format!("lru: broken node at slot {slot}"));
             }
-            if count != class.len || prev != class.tail {
-                return Err(format!(
-                    "lru: class {} length or tail wrong",
-                    class.priority
-                ));
-            }
-            seen += count;
+            seen += slots.len();
         }
         if seen != self.len || self.len != resident.len() {
             return Err(format!(
@@ -228,6 +191,7 @@ mod tests {
             weight: 1,
             cost: 0,
             deadline: None,
+            hash: 0,
         }
     }
 

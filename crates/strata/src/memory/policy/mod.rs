@@ -14,11 +14,15 @@
 //! (unless it is in a strictly lower priority class than every other entry);
 //! the shard enforces this by passing it as `skip`.
 
+mod adaptive;
+mod climber;
 mod hybrid;
 mod lfu;
+mod list;
 mod lru;
 mod ordered;
 mod size;
+mod sketch;
 mod ttl;
 
 use std::fmt;
@@ -26,6 +30,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use adaptive::Adaptive;
 pub(crate) use hybrid::Hybrid;
 pub(crate) use lfu::Lfu;
 pub(crate) use lru::Lru;
@@ -41,9 +46,17 @@ pub(crate) use ttl::TtlPolicy;
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Policy {
+    /// The default, for the highest hit ratio: W-TinyLFU with a window sized
+    /// by hill climbing. New entries enter a small LRU window; to stay, an
+    /// entry pushed out of it must be used more often (by a compact, aging
+    /// frequency sketch) than the entry it would displace. Resists scans and
+    /// loops, adapts between recency- and frequency-heavy workloads. Unlike
+    /// the other policies it may turn away an entry leaving the window (never
+    /// the entry just written). O(1) per operation. See `docs/policies.md`.
+    #[default]
+    Adaptive,
     /// Least recently used: evicts the entry read or written longest ago.
     /// O(1) per operation.
-    #[default]
     Lru,
     /// Least frequently used, with dynamic aging (LFU-DA): an entry's key is
     /// `uses + L`, where `L` is raised to the key of each evicted entry. Fresh
@@ -72,7 +85,8 @@ pub enum Policy {
 
 impl Policy {
     /// Every policy, in declaration order.
-    pub const ALL: [Policy; 5] = [
+    pub const ALL: [Policy; 6] = [
+        Policy::Adaptive,
         Policy::Lru,
         Policy::Lfu,
         Policy::Ttl,
@@ -83,6 +97,7 @@ impl Policy {
     /// The policy's lower-case name, as accepted by [`FromStr`].
     pub fn name(self) -> &'static str {
         match self {
+            Policy::Adaptive => "adaptive",
             Policy::Lru => "lru",
             Policy::Lfu => "lfu",
             Policy::Ttl => "ttl",
@@ -100,7 +115,7 @@ impl fmt::Display for Policy {
 
 /// A policy name that is not one of [`Policy::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown policy {0:?}: expected one of lru, lfu, ttl, size, hybrid")]
+#[error("unknown policy {0:?}: expected one of adaptive, lru, lfu, ttl, size, hybrid")]
 pub struct UnknownPolicy(pub String);
 
 impl FromStr for Policy {
@@ -123,6 +138,17 @@ pub(crate) struct Facts {
     pub(crate) cost: u64,
     /// When the entry expires, in clock nanoseconds.
     pub(crate) deadline: Option<u64>,
+    /// The key's hash (for frequency sketches).
+    pub(crate) hash: u64,
+}
+
+/// How big a policy's share of the cache is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sizing {
+    /// The shard's share of the bound, in entries or in weight.
+    pub(crate) capacity: u64,
+    /// Whether `capacity` is a weight (else an entry count).
+    pub(crate) by_weight: bool,
 }
 
 /// The contract between a shard and its eviction policy. Slots are the
@@ -157,6 +183,7 @@ pub(crate) trait EvictionPolicy {
 /// The policy of one shard. An enum rather than a trait object so the hot
 /// paths inline; the trait keeps each policy honest about the contract.
 pub(crate) enum AnyPolicy {
+    Adaptive(Adaptive),
     Lru(Lru),
     Lfu(Lfu),
     Ttl(TtlPolicy),
@@ -165,8 +192,9 @@ pub(crate) enum AnyPolicy {
 }
 
 impl AnyPolicy {
-    pub(crate) fn new(policy: Policy) -> Self {
+    pub(crate) fn new(policy: Policy, sizing: Sizing) -> Self {
         match policy {
+            Policy::Adaptive => AnyPolicy::Adaptive(Adaptive::new(sizing)),
             Policy::Lru => AnyPolicy::Lru(Lru::default()),
             Policy::Lfu => AnyPolicy::Lfu(Lfu::default()),
             Policy::Ttl => AnyPolicy::Ttl(TtlPolicy::default()),
@@ -179,6 +207,7 @@ impl AnyPolicy {
 macro_rules! dispatch {
     ($self:ident, $p:ident => $call:expr) => {
         match $self {
+            AnyPolicy::Adaptive($p) => $call,
             AnyPolicy::Lru($p) => $call,
             AnyPolicy::Lfu($p) => $call,
             AnyPolicy::Ttl($p) => $call,
@@ -247,6 +276,6 @@ mod tests {
         }
         assert_eq!("LRU".parse::<Policy>(), Ok(Policy::Lru));
         let err = "arc".parse::<Policy>().expect_err("not a policy");
-        assert!(err.to_string().contains("lru, lfu"), "{err}");
+        assert!(err.to_string().contains("adaptive, lru"), "{err}");
     }
 }

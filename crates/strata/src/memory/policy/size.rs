@@ -59,6 +59,7 @@ mod tests {
             weight,
             cost: 0,
             deadline: None,
+            hash: 0,
         }
     }
 

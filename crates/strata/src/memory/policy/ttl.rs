@@ -65,6 +65,7 @@ mod tests {
             weight: 1,
             cost: 0,
             deadline,
+            hash: 0,
         }
     }
 

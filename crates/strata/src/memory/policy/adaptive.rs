@@ -1,0 +1,489 @@
+//! `Adaptive`: W-TinyLFU with a hill-climbed window, the default policy.
+//!
+//! Entries live in four segments per priority class:
+//!
+//! * **window** — an LRU that admits every new entry, so a key written is
+//!   readable at once, and recency-driven workloads get a recency cache;
+//! * **candidates** — entries pushed out of the window, waiting for a place
+//!   in the main region;
+//! * **probation** and **protected** — the main region, a segmented LRU: an
+//!   entry hit in probation moves to protected (at most 80% of the main
+//!   region); protected's overflow drops back to probation.
+//!
+//! When room is needed, the oldest candidate duels probation's least recent
+//! entry on their estimated recent frequency (a 4-bit count-min sketch that
+//! halves itself every `10 × capacity` uses): the more frequent one stays.
+//! Ties go against the candidate. So a scan or a loop larger than the cache
+//! pushes one-time keys through the window and out without displacing the
+//! established working set, while a key that keeps coming back earns its way
+//! in. While the cache is not yet full, candidates are admitted without a
+//! duel.
+//!
+//! The window's size adapts: a hill climber compares each sample period's
+//! hit rate with the previous one and moves the window (1% to 80% of the
+//! capacity) towards better hit rates — a large window for recency-heavy
+//! workloads, a small one for frequency-heavy ones.
+//!
+//! Sizes are counted in entries, or in weight when the cache is bounded by
+//! weight. The capacity is the shard's share of the cache's bound.
+
+use super::climber::Climber;
+use super::list::{Link, Linked, List};
+use super::sketch::Sketch;
+use super::{EvictionPolicy, Facts, Sizing, ensure_slot};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    Window = 0,
+    Candidate = 1,
+    Probation = 2,
+    Protected = 3,
+}
+
+const SEGMENTS: [Segment; 4] = [
+    Segment::Window,
+    Segment::Candidate,
+    Segment::Probation,
+    Segment::Protected,
+];
+
+/// The protected segment's share of the main region.
+const PROTECTED_SHARE: f64 = 0.8;
+
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    link: Link,
+    hash: u64,
+    priority: i32,
+    units: u32,
+    segment: Option<Segment>,
+}
+
+const EMPTY_NODE: Node = Node {
+    link: Link::NONE,
+    hash: 0,
+    priority: 0,
+    units: 0,
+    segment: None,
+};
+
+impl Linked for Node {
+    fn link(&self) -> Link {
+        self.link
+    }
+    fn link_mut(&mut self) -> &mut Link {
+        &mut self.link
+    }
+}
+
+/// The four segments of one priority class.
+#[derive(Debug, Clone)]
+struct Class {
+    priority: i32,
+    lists: [List; 4],
+    units: [u64; 4],
+}
+
+impl Class {
+    fn new(priority: i32) -> Self {
+        Self {
+            priority,
+            lists: [List::default(); 4],
+            units: [0; 4],
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lists.iter().all(List::is_empty)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Adaptive {
+    nodes: Vec<Node>,
+    /// Non-empty classes, by ascending priority. Usually one.
+    classes: Vec<Class>,
+    sketch: Sketch,
+    climber: Climber,
+    sizing: Sizing,
+    units: u64,
+    len: usize,
+}
+
+impl Adaptive {
+    pub(crate) fn new(sizing: Sizing) -> Self {
+        Self {
+            nodes: Vec::new(),
+            classes: Vec::new(),
+            sketch: Sketch::new(sizing.capacity),
+            climber: Climber::new(sizing.capacity),
+            sizing,
+            units: 0,
+            len: 0,
+        }
+    }
+
+    fn units_of(&self, facts: &Facts) -> u32 {
+        if self.sizing.by_weight {
+            facts.weight
+        } else {
+            1
+        }
+    }
+
+    fn class_at(&mut self, priority: i32) -> usize {
+        match self.classes.binary_search_by_key(&priority, |c| c.priority) {
+            Ok(at) => at,
+            Err(at) => {
+                self.classes.insert(at, Class::new(priority));
+                at
+            }
+        }
+    }
+
+    /// Links `slot` into `segment` of its class: at the front (most recent)
+    /// or, for candidates, at the back of the queue.
+    fn attach(&mut self, slot: u32, segment: Segment) {
+        let node = self.nodes[slot as usize];
+        let at = self.class_at(node.priority);
+        let class = &mut self.classes[at];
+        if segment == Segment::Candidate {
+            class.lists[segment as usize].push_back(&mut self.nodes, slot);
+        } else {
+            class.lists[segment as usize].push_front(&mut self.nodes, slot);
+        }
+        class.units[segment as usize] += u64::from(node.units);
+        self.nodes[slot as usize].segment = Some(segment);
+        self.units += u64::from(node.units);
+        self.len += 1;
+    }
+
+    /// Unlinks `slot`, dropping its class if that empties it.
+    fn detach(&mut self, slot: u32) -> Option<Segment> {
+        let node = *self.nodes.get(slot as usize)?;
+        let segment = node.segment?;
+        let at = self
+            .classes
+            .binary_search_by_key(&node.priority, |c| c.priority)
+            .ok()?;
+        let class = &mut self.classes[at];
+        class.lists[segment as usize].unlink(&mut self.nodes, slot);
+        class.units[segment as usize] -= u64::from(node.units);
+        if class.is_empty() {
+            self.classes.remove(at);
+        }
+        self.nodes[slot as usize].segment = None;
+        self.units -= u64::from(node.units);
+        self.len -= 1;
+        Some(segment)
+    }
+
+    fn move_to(&mut self, slot: u32, segment: Segment) {
+        self.detach(slot);
+        self.attach(slot, segment);
+    }
+
+    /// Restores the segment bounds of the class of `priority`: window
+    /// overflow goes to the candidates (or straight to probation while the
+    /// cache has room), protected overflow back to probation.
+    fn rebalance(&mut self, priority: i32) {
+        let window_max = self.climber.window();
+        let main = self.sizing.capacity.saturating_sub(window_max);
+        let protected_max = (main as f64 * PROTECTED_SHARE) as u64;
+        loop {
+            let Ok(at) = self.classes.binary_search_by_key(&priority, |c| c.priority) else {
+                return;
+            };
+            let class = &self.classes[at];
+            let w = Segment::Window as usize;
+            let p = Segment::Protected as usize;
+            if class.units[w] > window_max && class.lists[w].len > 1 {
+                let Some(oldest) = class.lists[w].back() else {
+                    return;
+                };
+                let room = self.units <= self.sizing.capacity;
+                self.move_to(
+                    oldest,
+                    if room {
+                        Segment::Probation
+                    } else {
+                        Segment::Candidate
+                    },
+                );
+            } else if class.units[p] > protected_max {
+                let Some(oldest) = class.lists[p].back() else {
+                    return;
+                };
+                self.move_to(oldest, Segment::Probation);
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// While the cache has room, waiting candidates are admitted.
+    fn admit_candidates(&mut self) {
+        for at in 0..self.classes.len() {
+            while self.units <= self.sizing.capacity {
+                let Some(class) = self.classes.get(at) else {
+                    return;
+                };
+                let Some(first) = class.lists[Segment::Candidate as usize].front() else {
+                    break;
+                };
+                self.move_to(first, Segment::Probation);
+            }
+        }
+    }
+
+    /// The duel of a class: (candidate, victim), skipping `skip`.
+    fn duelists(&self, class: &Class, skip: Option<u32>) -> (Option<u32>, Option<u32>) {
+        let oldest = |segment: Segment| {
+            let list = &class.lists[segment as usize];
+            let back = list.back()?;
+            if Some(back) != skip {
+                return Some(back);
+            }
+            let before = self.nodes[back as usize].link.prev;
+            (before != super::list::NIL).then_some(before)
+        };
+        let candidates = &class.lists[Segment::Candidate as usize];
+        let candidate = candidates.front().and_then(|first| {
+            if Some(first) != skip {
+                return Some(first);
+            }
+            let after = self.nodes[first as usize].link.next;
+            (after != super::list::NIL).then_some(after)
+        });
+        let victim = oldest(Segment::Probation)
+            .or_else(|| oldest(Segment::Protected))
+            .or_else(|| oldest(Segment::Window));
+        (candidate, victim)
+    }
+
+    fn frequency(&self, slot: u32) -> u8 {
+        self.sketch.frequency(self.nodes[slot as usize].hash)
+    }
+}
+
+impl EvictionPolicy for Adaptive {
+    fn insert(&mut self, slot: u32, facts: &Facts) {
+        ensure_slot(&mut self.nodes, slot, EMPTY_NODE);
+        self.detach(slot);
+        self.nodes[slot as usize] = Node {
+            hash: facts.hash,
+            priority: facts.priority,
+            units: self.units_of(facts),
+            ..EMPTY_NODE
+        };
+        self.sketch.increment(facts.hash);
+        self.climber.record(false);
+        self.attach(slot, Segment::Window);
+        self.admit_candidates();
+        self.rebalance(facts.priority);
+    }
+
+    fn update(&mut self, slot: u32, facts: &Facts) {
+        // An overwrite is a use; its priority or weight may have changed.
+        let segment = self.detach(slot).unwrap_or(Segment::Window);
+        let node = &mut self.nodes[slot as usize];
+        node.priority = facts.priority;
+        node.units = if self.sizing.by_weight {
+            facts.weight
+        } else {
+            1
+        };
+        self.sketch.increment(facts.hash);
+        let next = match segment {
+            Segment::Window => Segment::Window,
+            _ => Segment::Protected,
+        };
+        self.attach(slot, next);
+        self.rebalance(facts.priority);
+    }
+
+    fn access(&mut self, slot: u32, facts: &Facts) {
+        self.sketch.increment(facts.hash);
+        self.climber.record(true);
+        let Some(segment) = self.nodes[slot as usize].segment else {
+            return;
+        };
+        let next = match segment {
+            Segment::Window => Segment::Window,
+            // A hit while on probation, or while waiting, earns protection.
+            Segment::Candidate | Segment::Probation | Segment::Protected => Segment::Protected,
+        };
+        self.move_to(slot, next);
+        if next == Segment::Protected && segment != Segment::Protected {
+            self.rebalance(facts.priority);
+        }
+    }
+
+    fn remove(&mut self, slot: u32) {
+        self.detach(slot);
+    }
+
+    fn evict(&mut self, slot: u32) {
+        // If this is a duel's victim, its candidate won: admit it.
+        if let Some(class) = self.classes.first()
+            && let (Some(candidate), Some(victim)) = self.duelists(class, None)
+            && victim == slot
+            && candidate != slot
+        {
+            self.move_to(candidate, Segment::Probation);
+        }
+        self.detach(slot);
+    }
+
+    fn victim(&self, skip: Option<u32>) -> Option<u32> {
+        self.classes
+            .iter()
+            .find_map(|class| match self.duelists(class, skip) {
+                (Some(c), Some(v)) if c != v => Some(if self.frequency(c) > self.frequency(v) {
+                    v
+                } else {
+                    c
+                }),
+                (c, v) => c.or(v),
+            })
+    }
+
+    fn min_priority(&self) -> Option<i32> {
+        self.classes.first().map(|c| c.priority)
+    }
+
+    fn clear(&mut self) {
+        self.nodes.clear();
+        self.classes.clear();
+        self.sketch.clear();
+        self.climber.reset();
+        self.units = 0;
+        self.len = 0;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn validate(&self, resident: &[u32]) -> Result<(), String> {
+        let (mut len, mut units) = (0usize, 0u64);
+        for pair in self.classes.windows(2) {
+            if pair[0].priority >= pair[1].priority {
+                return Err("adaptive: classes out of order".into());
+            }
+        }
+        for class in &self.classes {
+            if class.is_empty() {
+                return Err(format!("adaptive: empty class {} kept", class.priority));
+            }
+            for segment in SEGMENTS {
+                let slots = class.lists[segment as usize]
+                    .walk(&self.nodes)
+                    .map_err(|e| format!("adaptive {segment:?}: {e}"))?;
+                let mut sum = 0u64;
+                for slot in &slots {
+                    let node = self.nodes[*slot as usize];
+                    if node.segment != Some(segment) || node.priority != class.priority {
+                        return Err(format!("adaptive: slot {slot} misfiled in {segment:?}"));
+                    }
+                    sum += u64::from(node.units);
+                }
+                if sum != class.units[segment as usize] {
+                    return Err(format!(
+                        "adaptive: {segment:?} units {sum} != {}",
+                        class.units[segment as usize]
+                    ));
+                }
+                len += slots.len();
+                units += sum;
+            }
+        }
+        if len != self.len || units != self.units || len != resident.len() {
+            return Err(format!(
+                "adaptive: {len} linked ({}), {units} units ({}), {} resident",
+                self.len,
+                self.units,
+                resident.len()
+            ));
+        }
+        match resident.iter().find(|&&s| {
+            self.nodes
+                .get(s as usize)
+                .is_none_or(|n| n.segment.is_none())
+        }) {
+            Some(slot) => Err(format!("adaptive: resident slot {slot} not linked")),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(hash: u64) -> Facts {
+        Facts {
+            priority: 0,
+            weight: 1,
+            cost: 0,
+            deadline: None,
+            hash: hash.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        }
+    }
+
+    /// Runs the replay protocol over `keys` with room for `capacity`.
+    fn replay(keys: &[u64], capacity: u64) -> u64 {
+        let mut p = Adaptive::new(Sizing {
+            capacity,
+            by_weight: false,
+        });
+        let mut slots: hashbrown::HashMap<u64, u32> = hashbrown::HashMap::new();
+        let mut free: Vec<u32> = Vec::new();
+        let mut hits = 0;
+        for &k in keys {
+            if let Some(&slot) = slots.get(&k) {
+                p.access(slot, &facts(k));
+                hits += 1;
+                continue;
+            }
+            let slot = free.pop().unwrap_or(slots.len() as u32 + free.len() as u32);
+            slots.insert(k, slot);
+            p.insert(slot, &facts(k));
+            while slots.len() as u64 > capacity {
+                let victim = p.victim(Some(slot)).expect("over capacity, so not empty");
+                p.evict(victim);
+                let key = *slots
+                    .iter()
+                    .find(|(_, s)| **s == victim)
+                    .expect("tracked")
+                    .0;
+                slots.remove(&key);
+                free.push(victim);
+            }
+            let resident: Vec<u32> = slots.values().copied().collect();
+            p.validate(&resident).expect("consistent");
+        }
+        hits
+    }
+
+    #[test]
+    fn a_loop_larger_than_the_cache_still_hits_on_what_stays() {
+        // 120 keys in a loop, room for 100: LRU never hits; a frequency
+        // filter keeps most of the loop resident.
+        let keys: Vec<u64> = (0..6_000).map(|i| i % 120).collect();
+        let hits = replay(&keys, 100);
+        assert!(hits > 3_000, "{hits} hits");
+    }
+
+    #[test]
+    fn a_scan_does_not_flush_the_working_set() {
+        let mut keys: Vec<u64> = Vec::new();
+        for round in 0..30u64 {
+            keys.extend(0..50); // the working set
+            keys.extend((0..200).map(|i| 1_000_000 + round * 1_000 + i)); // a one-time scan
+        }
+        let hits = replay(&keys, 100);
+        // After the first round, the 50 hot keys should almost always hit.
+        assert!(hits >= 29 * 45, "{hits} hits");
+    }
+}
