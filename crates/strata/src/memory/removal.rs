@@ -49,5 +49,7 @@ pub(crate) type Listener<K, V> = Arc<dyn Fn(K, V, RemovalCause) + Send + Sync>;
 
 /// Entries removed while a shard was locked, handed to the listener once the
 /// lock is released. Dropping values outside the lock matters too: a value's
-/// destructor may be slow.
-pub(crate) type Removals<K, V> = Vec<(K, V, RemovalCause)>;
+/// destructor may be slow. Two fit inline: a write usually evicts at most
+/// one entry, and a heap allocation per evicting write would cost more than
+/// the eviction.
+pub(crate) type Removals<K, V> = smallvec::SmallVec<[(K, V, RemovalCause); 2]>;

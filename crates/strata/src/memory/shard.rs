@@ -111,6 +111,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.weight
     }
 
+    /// Whether any entry of this shard can expire.
+    pub(crate) fn can_expire(&self) -> bool {
+        self.expiring > 0
+    }
+
     pub(crate) fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
     where
         K: Borrow<Q>,
