@@ -1,4 +1,5 @@
-//! `Adaptive`: W-TinyLFU with a hill-climbed window, the default policy.
+//! `Adaptive`: W-TinyLFU with reuse-aware admission and a window tuned by
+//! miniature simulation; the default policy.
 //!
 //! Entries live in four segments per priority class:
 //!
@@ -7,29 +8,32 @@
 //! * **candidates** — entries pushed out of the window, waiting for a place
 //!   in the main region;
 //! * **probation** and **protected** — the main region, a segmented LRU: an
-//!   entry hit in probation moves to protected (at most 80% of the main
-//!   region); protected's overflow drops back to probation.
+//!   entry hit in probation moves to protected (bounded by a share of the
+//!   main region); protected's overflow drops back to probation.
 //!
 //! When room is needed, the oldest candidate duels probation's least recent
-//! entry on their estimated recent frequency (a 4-bit count-min sketch that
-//! halves itself every `10 × capacity` uses): the more frequent one stays.
-//! Ties go against the candidate. So a scan or a loop larger than the cache
-//! pushes one-time keys through the window and out without displacing the
-//! established working set, while a key that keeps coming back earns its way
-//! in. While the cache is not yet full, candidates are admitted without a
-//! duel.
+//! entry. Under [`Admission::Frequency`] the more frequently used one stays,
+//! by a 4-bit count-min sketch that halves itself every `10 × capacity`
+//! uses. Under [`Admission::Reuse`], a candidate whose reuse interval is
+//! known (it was used twice, or it returned soon after leaving, which a
+//! small [`History`] of departed keys tells) stays if that interval is
+//! shorter than the time since the victim was last used; otherwise the
+//! frequencies decide. Ties go against the candidate. So a scan or a loop
+//! larger than the cache passes through the window and out without
+//! displacing the established working set. While the cache is not yet full,
+//! candidates are admitted without a duel.
 //!
-//! The window's size adapts: a hill climber compares each sample period's
-//! hit rate with the previous one and moves the window (1% to 80% of the
-//! capacity) towards better hit rates — a large window for recency-heavy
-//! workloads, a small one for frequency-heavy ones.
+//! The [`Tuner`] picks the setting (window size, admission rule, protected
+//! share) by running miniature copies of this policy on a sample of the
+//! keys, one per setting, and following the best.
 //!
 //! Sizes are counted in entries, or in weight when the cache is bounded by
 //! weight. The capacity is the shard's share of the cache's bound.
 
-use super::climber::Climber;
+use super::history::History;
 use super::list::{Link, Linked, List};
 use super::sketch::Sketch;
+use super::tuner::Tuner;
 use super::{EvictionPolicy, Facts, Sizing, ensure_slot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +51,6 @@ const SEGMENTS: [Segment; 4] = [
     Segment::Protected,
 ];
 
-/// The protected segment's share of the main region.
-const PROTECTED_SHARE: f64 = 0.8;
-
 #[derive(Debug, Clone, Copy)]
 struct Node {
     link: Link,
@@ -57,6 +58,10 @@ struct Node {
     priority: i32,
     units: u32,
     segment: Option<Segment>,
+    /// Logical time of the last access.
+    last: u64,
+    /// The last interval between two uses (`UNKNOWN` until there is one).
+    irr: u64,
 }
 
 const EMPTY_NODE: Node = Node {
@@ -65,7 +70,12 @@ const EMPTY_NODE: Node = Node {
     priority: 0,
     units: 0,
     segment: None,
+    last: 0,
+    irr: UNKNOWN,
 };
+
+/// An interval not yet observed.
+const UNKNOWN: u64 = u64::MAX;
 
 impl Linked for Node {
     fn link(&self) -> Link {
@@ -98,28 +108,98 @@ impl Class {
     }
 }
 
+/// How a candidate leaving the window is judged against its victim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// TinyLFU: the candidate stays only if the sketch says it is used more
+    /// often than the victim.
+    Frequency,
+    /// By reuse interval when the candidate's is known (it was used twice
+    /// while in the window, or it returned soon after leaving the cache): it
+    /// stays if that interval is shorter than the time since the victim's
+    /// last use, as LIRS would judge it. Otherwise by frequency.
+    Reuse,
+}
+
+/// One setting of the policy's knobs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Setting {
+    /// The window's share of the capacity.
+    pub(crate) window: f64,
+    pub(crate) admission: Admission,
+    /// The protected segment's share of the main region.
+    pub(crate) protected: f64,
+}
+
+/// How long departed keys are remembered, as a multiple of the capacity.
+const HISTORY_FACTOR: f64 = 1.0;
+
 #[derive(Debug)]
 pub(crate) struct Adaptive {
     nodes: Vec<Node>,
     /// Non-empty classes, by ascending priority. Usually one.
     classes: Vec<Class>,
     sketch: Sketch,
-    climber: Climber,
+    /// Chooses the setting; `None` when it is fixed (the tuner's shadows).
+    tuner: Option<Box<Tuner>>,
+    /// The window's size, in capacity units (at least 1).
+    window: u64,
+    admission: Admission,
+    /// The protected segment's bound, in capacity units.
+    protected: u64,
     sizing: Sizing,
     units: u64,
     len: usize,
+    /// Logical time: one tick per insert or read.
+    clock: u64,
+    history: History,
 }
 
 impl Adaptive {
     pub(crate) fn new(sizing: Sizing) -> Self {
-        Self {
+        let tuner = Tuner::new(sizing.capacity);
+        let setting = tuner.setting();
+        let mut policy = Self::fixed(sizing, setting);
+        policy.tuner = Some(Box::new(tuner));
+        policy
+    }
+
+    /// A policy whose setting never changes (the tuner's shadows).
+    pub(crate) fn fixed(sizing: Sizing, setting: Setting) -> Self {
+        let history = (sizing.capacity as f64 * HISTORY_FACTOR) as usize;
+        let mut policy = Self {
             nodes: Vec::new(),
             classes: Vec::new(),
             sketch: Sketch::new(sizing.capacity),
-            climber: Climber::new(sizing.capacity),
+            tuner: None,
+            window: 1,
+            admission: setting.admission,
+            protected: 0,
             sizing,
             units: 0,
             len: 0,
+            clock: 0,
+            history: History::new(history),
+        };
+        policy.apply(setting);
+        policy
+    }
+
+    fn apply(&mut self, setting: Setting) {
+        let capacity = self.sizing.capacity as f64;
+        self.window = ((capacity * setting.window).round() as u64).max(1);
+        self.admission = setting.admission;
+        let main = self.sizing.capacity.saturating_sub(self.window);
+        self.protected = (main as f64 * setting.protected) as u64;
+    }
+
+    /// Tells the tuner about one request.
+    #[inline]
+    fn observe(&mut self, hash: u64) {
+        if let Some(tuner) = &mut self.tuner
+            && let Some(setting) = tuner.observe(hash)
+        {
+            self.apply(setting);
         }
     }
 
@@ -187,9 +267,8 @@ impl Adaptive {
     /// overflow goes to the candidates (or straight to probation while the
     /// cache has room), protected overflow back to probation.
     fn rebalance(&mut self, priority: i32) {
-        let window_max = self.climber.window();
-        let main = self.sizing.capacity.saturating_sub(window_max);
-        let protected_max = (main as f64 * PROTECTED_SHARE) as u64;
+        let window_max = self.window;
+        let protected_max = self.protected;
         loop {
             let Ok(at) = self.classes.binary_search_by_key(&priority, |c| c.priority) else {
                 return;
@@ -264,20 +343,38 @@ impl Adaptive {
     fn frequency(&self, slot: u32) -> u8 {
         self.sketch.frequency(self.nodes[slot as usize].hash)
     }
+
+    /// Whether `candidate` wins its duel against `victim`. Ties go against
+    /// the candidate: an unproven key must not displace an equal.
+    fn admits(&self, candidate: u32, victim: u32) -> bool {
+        let c = &self.nodes[candidate as usize];
+        if self.admission == Admission::Reuse && c.irr != UNKNOWN {
+            let idle = self.clock - self.nodes[victim as usize].last;
+            return c.irr < idle;
+        }
+        self.frequency(candidate) > self.frequency(victim)
+    }
 }
 
 impl EvictionPolicy for Adaptive {
     fn insert(&mut self, slot: u32, facts: &Facts) {
         ensure_slot(&mut self.nodes, slot, EMPTY_NODE);
         self.detach(slot);
+        self.clock += 1;
+        let irr = self
+            .history
+            .last_use(facts.hash)
+            .map_or(UNKNOWN, |t| self.clock - t);
         self.nodes[slot as usize] = Node {
             hash: facts.hash,
             priority: facts.priority,
             units: self.units_of(facts),
+            last: self.clock,
+            irr,
             ..EMPTY_NODE
         };
         self.sketch.increment(facts.hash);
-        self.climber.record(false);
+        self.observe(facts.hash);
         self.attach(slot, Segment::Window);
         self.admit_candidates();
         self.rebalance(facts.priority);
@@ -303,8 +400,14 @@ impl EvictionPolicy for Adaptive {
     }
 
     fn access(&mut self, slot: u32, facts: &Facts) {
+        self.clock += 1;
+        {
+            let node = &mut self.nodes[slot as usize];
+            node.irr = self.clock - node.last;
+            node.last = self.clock;
+        }
         self.sketch.increment(facts.hash);
-        self.climber.record(true);
+        self.observe(facts.hash);
         let Some(segment) = self.nodes[slot as usize].segment else {
             return;
         };
@@ -324,6 +427,8 @@ impl EvictionPolicy for Adaptive {
     }
 
     fn evict(&mut self, slot: u32) {
+        let node = self.nodes[slot as usize];
+        self.history.push(node.hash, node.last);
         // If this is a duel's victim, its candidate won: admit it.
         if let Some(class) = self.classes.first()
             && let (Some(candidate), Some(victim)) = self.duelists(class, None)
@@ -339,11 +444,7 @@ impl EvictionPolicy for Adaptive {
         self.classes
             .iter()
             .find_map(|class| match self.duelists(class, skip) {
-                (Some(c), Some(v)) if c != v => Some(if self.frequency(c) > self.frequency(v) {
-                    v
-                } else {
-                    c
-                }),
+                (Some(c), Some(v)) if c != v => Some(if self.admits(c, v) { v } else { c }),
                 (c, v) => c.or(v),
             })
     }
@@ -356,7 +457,12 @@ impl EvictionPolicy for Adaptive {
         self.nodes.clear();
         self.classes.clear();
         self.sketch.clear();
-        self.climber.reset();
+        self.history.clear();
+        if let Some(tuner) = &mut self.tuner {
+            **tuner = Tuner::new(self.sizing.capacity);
+            let setting = tuner.setting();
+            self.apply(setting);
+        }
         self.units = 0;
         self.len = 0;
     }

@@ -15,7 +15,7 @@
 //! the shard enforces this by passing it as `skip`.
 
 mod adaptive;
-mod climber;
+mod history;
 mod hybrid;
 mod lfu;
 mod list;
@@ -24,6 +24,7 @@ mod ordered;
 mod size;
 mod sketch;
 mod ttl;
+mod tuner;
 
 use std::fmt;
 use std::str::FromStr;
@@ -46,13 +47,16 @@ pub(crate) use ttl::TtlPolicy;
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Policy {
-    /// The default, for the highest hit ratio: W-TinyLFU with a window sized
-    /// by hill climbing. New entries enter a small LRU window; to stay, an
-    /// entry pushed out of it must be used more often (by a compact, aging
-    /// frequency sketch) than the entry it would displace. Resists scans and
-    /// loops, adapts between recency- and frequency-heavy workloads. Unlike
-    /// the other policies it may turn away an entry leaving the window (never
-    /// the entry just written). O(1) per operation. See `docs/policies.md`.
+    /// The default, for the highest hit ratio: W-TinyLFU with reuse-aware
+    /// admission. New entries enter a small LRU window; to stay, an entry
+    /// pushed out of it must beat the entry it would displace — by a
+    /// shorter reuse interval when it has one, else by a higher count in a
+    /// compact, aging frequency sketch. The window's size and the admission
+    /// rule are tuned as the cache runs, by miniature simulations of the
+    /// alternatives on a sample of the keys. Resists scans and loops. Unlike
+    /// the other policies it may turn away an entry leaving the window
+    /// (never the entry just written). O(1) per operation, amortised. See
+    /// `docs/policies.md`.
     #[default]
     Adaptive,
     /// Least recently used: evicts the entry read or written longest ago.
