@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use strata_sim::{Contender, Format, Lab, report, trace};
+use strata::Policy;
+use strata_sim::{Contender, Format, Lab, Results, Trace, reference, report, trace};
 
 use crate::policies::PolicyList;
 
@@ -14,13 +15,13 @@ use crate::policies::PolicyList;
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
     /// The trace file (zstd, gzip or xz compressed, or plain).
-    #[arg(long)]
-    trace: PathBuf,
+    #[arg(long, required_unless_present = "reference")]
+    trace: Option<PathBuf>,
     /// The trace format: auto, arc, lirs, bin32, bin64 or text.
     #[arg(long, default_value = "auto")]
     format: String,
     /// Cache capacities to replay, in entries, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',', required_unless_present = "reference")]
     sizes: Vec<u64>,
     /// Strata policies: `all` or a comma-separated list.
     #[arg(long, default_value = "all")]
@@ -34,9 +35,20 @@ pub(crate) struct SimArgs {
     /// Also draw hit ratio against size as SVG into this file.
     #[arg(long)]
     svg: Option<PathBuf>,
+    /// Replay every reference row of the traces README in this directory
+    /// (e.g. ../shared/traces) and score Adaptive against the hit-ratio
+    /// targets, printing Markdown. Takes the place of --trace and --sizes.
+    #[arg(long, value_name = "TRACES_DIR", conflicts_with_all = ["trace", "sizes", "csv", "svg"])]
+    reference: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    if let Some(dir) = &args.reference {
+        return run_reference(args, dir, out);
+    }
+    let Some(trace_path) = &args.trace else {
+        anyhow::bail!("--trace is required");
+    };
     let format = match args.format.as_str() {
         "auto" => None,
         name => Some(name.parse::<Format>()?),
@@ -44,7 +56,23 @@ pub(crate) fn run(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Resu
     if args.sizes.contains(&0) {
         anyhow::bail!("--sizes must all be greater than zero");
     }
-    let trace = trace::read(&args.trace, format)?;
+    let trace = trace::read(trace_path, format)?;
+    let contenders = contenders(args);
+    let results = replay(trace, &args.sizes, &contenders)?;
+
+    write!(out, "{}", report::table(&results))?;
+    if let Some(path) = &args.csv {
+        std::fs::write(path, report::csv(&results))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.svg {
+        report::svg(&results, path).map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
+}
+
+/// The chosen Strata policies, the peers unless left out, and OPT.
+fn contenders(args: &SimArgs) -> Vec<Contender> {
     let mut contenders: Vec<Contender> = args
         .policies
         .0
@@ -55,8 +83,13 @@ pub(crate) fn run(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Resu
         contenders.extend(Contender::peers());
     }
     contenders.push(Contender::Opt);
+    contenders
+}
 
-    let total = trace.keys.len() as u64 * args.sizes.len() as u64 * contenders.len() as u64;
+/// Replays `trace` at every size through every contender, with a progress
+/// bar on stderr.
+fn replay(trace: Trace, sizes: &[u64], contenders: &[Contender]) -> anyhow::Result<Results> {
+    let total = trace.keys.len() as u64 * sizes.len() as u64 * contenders.len() as u64;
     // Drawn only when stderr is a terminal, so logs and pipes stay clean.
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
@@ -66,16 +99,37 @@ pub(crate) fn run(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Resu
     );
     bar.set_message(format!("replaying {}", trace.name));
     let lab = Lab::new(trace.name.clone(), trace.keys);
-    let results = lab.run_all(&args.sizes, &contenders, &mut |n| bar.inc(n))?;
+    let results = lab.run_all(sizes, contenders, &mut |n| bar.inc(n))?;
     bar.finish_and_clear();
+    Ok(results)
+}
 
-    write!(out, "{}", report::table(&results))?;
-    if let Some(path) = &args.csv {
-        std::fs::write(path, report::csv(&results))
-            .with_context(|| format!("writing {}", path.display()))?;
+/// `--reference`: every reference row, each trace's table, then Adaptive's
+/// scorecard.
+fn run_reference(
+    args: &SimArgs,
+    dir: &std::path::Path,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
+    let mut contenders = contenders(args);
+    let adaptive = Contender::Strata(Policy::Adaptive);
+    // The scorecard needs its candidate and LRU whatever --policies says.
+    for needed in [Contender::Strata(Policy::Lru), adaptive] {
+        if !contenders.contains(&needed) {
+            contenders.insert(0, needed);
+        }
     }
-    if let Some(path) = &args.svg {
-        report::svg(&results, path).map_err(anyhow::Error::msg)?;
+    let mut all = Vec::new();
+    for (file, rows) in reference::by_trace() {
+        let path = dir.join(file);
+        let trace = trace::read(&path, None)
+            .with_context(|| format!("reading the reference trace {}", path.display()))?;
+        let sizes: Vec<u64> = rows.iter().map(|r| r.capacity).collect();
+        let results = replay(trace, &sizes, &contenders)?;
+        writeln!(out, "```\n{}```\n", report::table(&results))?;
+        all.push(results);
     }
+    let card = reference::Scorecard::new(adaptive, &all);
+    write!(out, "{}", card.markdown())?;
     Ok(())
 }

@@ -166,3 +166,17 @@ fn sim_rejects_bad_input_with_a_clear_message() {
     let (ok, _, err) = strata(&["sim", "--trace", "x", "--sizes", "1", "--format", "parquet"]);
     assert!(!ok && err.contains("unknown trace format"), "{err}");
 }
+
+#[test]
+fn sim_reference_names_a_missing_traces_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-traces");
+    let (ok, _, err) = strata(&["sim", "--reference", missing.to_str().expect("utf-8")]);
+    assert!(!ok);
+    assert!(err.contains("reading the reference trace"), "{err}");
+    assert!(err.contains("OLTP.lis.zst"), "{err}");
+    // --reference replaces --trace and --sizes; mixing them is refused.
+    let (ok, _, err) = strata(&["sim", "--reference", "x", "--sizes", "10"]);
+    assert!(!ok);
+    assert!(err.contains("cannot be used with"), "{err}");
+}

@@ -10,6 +10,8 @@
 //! * [`opt`]: Belady's optimum, exact, O(n log c);
 //! * [`replay`]: the protocol (get; insert on a miss) and its timing;
 //! * [`lab`]: contenders × sizes; [`report`]: table, CSV and SVG;
+//! * [`mod@reference`]: the reference rows of the shared traces and the
+//!   scorecard that holds a policy to the hit-ratio targets;
 //! * [`synthetic`]: Zipf, loop and scan generators for tests.
 //!
 //! The `strata sim` command is the front end.
@@ -23,6 +25,7 @@ pub mod lab;
 pub mod opt;
 #[cfg(feature = "peers")]
 pub mod peers;
+pub mod reference;
 pub mod replay;
 pub mod report;
 pub mod synthetic;
