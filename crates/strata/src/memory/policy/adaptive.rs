@@ -527,14 +527,8 @@ impl EvictionPolicy for Adaptive {
 mod tests {
     use super::*;
 
-    fn facts(hash: u64) -> Facts {
-        Facts {
-            priority: 0,
-            weight: 1,
-            cost: 0,
-            deadline: None,
-            hash: hash.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        }
+    fn facts(key: u64) -> Facts {
+        Facts::plain(key.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
     /// Runs the replay protocol over `keys` with room for `capacity`.

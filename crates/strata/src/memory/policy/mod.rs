@@ -146,6 +146,20 @@ pub(crate) struct Facts {
     pub(crate) hash: u64,
 }
 
+impl Facts {
+    /// A plain entry: weight 1, priority 0, no cost, no deadline (the
+    /// replays of the simulator and of `Adaptive`'s tuner).
+    pub(crate) fn plain(hash: u64) -> Self {
+        Self {
+            priority: 0,
+            weight: 1,
+            cost: 0,
+            deadline: None,
+            hash,
+        }
+    }
+}
+
 /// How big a policy's share of the cache is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sizing {

@@ -88,20 +88,10 @@ impl Shadow {
         }
     }
 
-    fn facts(hash: u64) -> Facts {
-        Facts {
-            priority: 0,
-            weight: 1,
-            cost: 0,
-            deadline: None,
-            hash,
-        }
-    }
-
     /// Replays one request by the simulator's protocol.
     fn request(&mut self, hash: u64) {
         if let Some(&slot) = self.slots.get(&hash) {
-            self.policy.access(slot, &Self::facts(hash));
+            self.policy.access(slot, &Facts::plain(hash));
             self.hits += 1;
             return;
         }
@@ -111,7 +101,7 @@ impl Shadow {
         });
         self.hashes[slot as usize] = hash;
         self.slots.insert(hash, slot);
-        self.policy.insert(slot, &Self::facts(hash));
+        self.policy.insert(slot, &Facts::plain(hash));
         while self.slots.len() as u64 > self.capacity {
             let Some(victim) = self.policy.victim(Some(slot)) else {
                 break;
