@@ -6,8 +6,9 @@
 //! remembers roughly the last `capacity` departures, in 16 bytes each, with
 //! one memory access per operation and no allocation after creation. Being
 //! lossy is fine: a forgotten key is judged by frequency instead, exactly as
-//! a key never seen before would be. (A map with a queue, exact, cost four
-//! times as much per eviction; see docs/policies.md.)
+//! a key never seen before would be. (An exact map with a queue did 0.07
+//! point better on average over the reference traces, at two hash-map
+//! operations and a queue push per eviction; see docs/policies.md.)
 
 #[derive(Debug, Clone)]
 pub(crate) struct History {

@@ -174,22 +174,26 @@ impl Tuner {
             return None;
         }
         self.seen = 0;
-        {
-            let mut best = (f64::MIN, 0);
-            for (i, shadow) in self.shadows.iter_mut().enumerate() {
-                shadow.score = shadow.score * DECAY + shadow.hits as f64;
-                shadow.hits = 0;
-                if shadow.score > best.0 {
-                    best = (shadow.score, i);
-                }
-            }
-            if best.0 > self.shadows[self.chosen].score * (1.0 + MARGIN) {
-                self.chosen = best.1;
-            }
-            let target = self.shadows[self.chosen].setting.window;
-            self.window += (target - self.window) * PACE;
-        }
+        self.end_epoch();
         Some(self.setting())
+    }
+
+    /// Scores the epoch's hits, follows the best shadow if it leads by more
+    /// than the margin, and moves the window part of the way to its size.
+    fn end_epoch(&mut self) {
+        let mut best = (f64::MIN, 0);
+        for (i, shadow) in self.shadows.iter_mut().enumerate() {
+            shadow.score = shadow.score * DECAY + shadow.hits as f64;
+            shadow.hits = 0;
+            if shadow.score > best.0 {
+                best = (shadow.score, i);
+            }
+        }
+        if best.0 > self.shadows[self.chosen].score * (1.0 + MARGIN) {
+            self.chosen = best.1;
+        }
+        let target = self.shadows[self.chosen].setting.window;
+        self.window += (target - self.window) * PACE;
     }
 }
 
