@@ -61,12 +61,16 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod clock;
+#[cfg(feature = "tiers")]
+pub mod envelope;
 pub mod error;
 pub mod memory;
 pub mod options;
 pub mod pattern;
+#[cfg(feature = "tiers")]
+pub mod tier;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, WallClock};
 pub use error::{BuildError, InsertError, InvariantError, PatternError};
 pub use memory::{
     CacheStats, EvictionCounts, HotKey, ImportReport, LatencySummary, MemoryBudget, MemoryCache,
@@ -75,6 +79,8 @@ pub use memory::{
 };
 pub use options::{EntryOptions, Ttl};
 pub use pattern::KeyPattern;
+#[cfg(feature = "tiers")]
+pub use tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

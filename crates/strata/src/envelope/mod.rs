@@ -1,0 +1,1 @@
+//! The envelope: the versioned binary record every lower tier stores. (Being written.)

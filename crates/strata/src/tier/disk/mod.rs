@@ -1,0 +1,1 @@
+//! The persistent disk tier, on redb. (Being written.)
