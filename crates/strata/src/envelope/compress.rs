@@ -28,8 +28,8 @@ pub enum CompressionLevel {
     /// Zstandard level 19: the best ratio for values that are written rarely
     /// and read often. Not 22: levels 20–22 are zstd's "ultra" levels, which
     /// allocate hundreds of MiB per compression and run several times slower
-    /// than 19 for a gain that exists only on inputs larger than 19's 8 MiB
-    /// window, far above a typical cache value.
+    /// than 19, for a gain that comes mostly from windows larger than 19's
+    /// 8 MiB, so it shows only on inputs far larger than a cache value.
     Max,
 }
 
