@@ -1,9 +1,22 @@
 //! # Strata
 //!
-//! A multi-level cache. This crate is its library face; today it holds the
-//! in-process memory tier, [`MemoryCache`]. The disk and Redis tiers and the
-//! tiered cache that stacks them arrive in later releases, on the same
-//! [`EntryOptions`] and invalidation model.
+//! A multi-level cache. This crate is its library face: the in-process
+//! memory tier, [`MemoryCache`], and (feature `tiers`) the `TieredCache`
+//! that stacks it in front of lower tiers — a persistent disk tier (feature
+//! `disk`) and any store implementing the `Tier` trait — with one
+//! invalidation model for all of them.
+//!
+//! ## Main types and how they fit
+//!
+//! * [`MemoryCache<K, V>`](MemoryCache): typed, synchronous, bounded; the
+//!   eviction [`Policy`] decides what stays.
+//! * `TieredCache<V>` (async): a `MemoryCache<String, V>` on top, lower tiers
+//!   below in a configured order, a write policy (write-through or
+//!   write-back), single-flight loading across the stack, and invalidation
+//!   by key, tag (epochs), prefix and pattern applied to every tier.
+//! * `Tier`: the trait of a lower tier, a store of envelopes (`envelope`:
+//!   the versioned, checksummed binary record of one entry) with tag epochs.
+//! * `tier::disk::DiskTier`: the persistent disk tier, on redb.
 //!
 //! ## What the memory tier does
 //!
@@ -57,6 +70,8 @@
 //! | feature | adds |
 //! | --- | --- |
 //! | `tokio` | the async loaders (`get_or_compute_async` and friends) |
+//! | `tiers` | `TieredCache`, the `Tier` trait, envelopes, codecs (postcard, JSON) and compression (lz4, zstd) |
+//! | `disk` | `tiers` and the persistent disk tier, `tier::disk::DiskTier` (redb) |
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
@@ -69,6 +84,8 @@ pub mod options;
 pub mod pattern;
 #[cfg(feature = "tiers")]
 pub mod tier;
+#[cfg(feature = "tiers")]
+mod tiered;
 
 pub use clock::{Clock, ManualClock, SystemClock, WallClock};
 pub use error::{BuildError, InsertError, InvariantError, PatternError};
@@ -81,6 +98,11 @@ pub use options::{EntryOptions, Ttl};
 pub use pattern::KeyPattern;
 #[cfg(feature = "tiers")]
 pub use tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
+#[cfg(feature = "tiers")]
+pub use tiered::{
+    CacheError, DEFAULT_MAX_VALUE_BYTES, Invalidation, TierReport, TieredCache, TieredCacheBuilder,
+    TieredStats, WriteBackReport, WritePolicy,
+};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

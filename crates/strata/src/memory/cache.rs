@@ -119,6 +119,12 @@ impl<K, V> MemoryCache<K, V> {
         self.inner.max_weight
     }
 
+    /// The default time to live, applied to entries written with
+    /// [`Ttl::CacheDefault`](crate::Ttl::CacheDefault).
+    pub fn default_ttl(&self) -> Option<std::time::Duration> {
+        self.inner.default_ttl.map(std::time::Duration::from_nanos)
+    }
+
     /// The eviction policy.
     pub fn policy(&self) -> Policy {
         self.inner.policy

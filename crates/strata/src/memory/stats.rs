@@ -121,7 +121,7 @@ pub(crate) struct Recorder<K> {
     hot_key_count: usize,
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     // Two significant digits from 1 ns to a minute: about 3,500 counters.
     // The bounds are constants that hdrhistogram accepts (low >= 1, high >=
     // 2 * low, 0 <= sigfig <= 5), so this cannot fail.
@@ -222,7 +222,7 @@ fn as_nanos<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
 }
 
 impl LatencySummary {
-    fn of(h: &Histogram<u64>) -> Self {
+    pub(crate) fn of(h: &Histogram<u64>) -> Self {
         if h.is_empty() {
             return Self::default();
         }

@@ -3,6 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
+#[cfg(feature = "tiers")]
+pub(crate) mod tiers;
+
 use strata::RemovalCause;
 
 /// A removal listener that records what it is told.

@@ -1,0 +1,128 @@
+//! Building a [`TieredCache`]: the memory tier, the lower tiers in order,
+//! and how values are written to them.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Shared, TieredCache, WritePolicy};
+use crate::clock::{SystemClock, WallClock};
+use crate::envelope::{Codec, CompressionLevel};
+use crate::error::BuildError;
+use crate::memory::MemoryCache;
+use crate::tier::Tier;
+
+/// The default largest serialized value: 64 MiB. Large enough for any
+/// reasonable cached object, small enough that a damaged length field can
+/// never make a read allocate gigabytes.
+pub const DEFAULT_MAX_VALUE_BYTES: u64 = 64 << 20;
+
+/// Configures a [`TieredCache`]. Made by [`TieredCache::builder`].
+pub struct TieredCacheBuilder<V> {
+    memory: MemoryCache<String, V>,
+    tiers: Vec<Arc<dyn Tier>>,
+    write_policy: WritePolicy,
+    codec: Codec,
+    compression: CompressionLevel,
+    max_value_bytes: u64,
+    clock: Arc<dyn WallClock>,
+}
+
+impl<V> TieredCacheBuilder<V>
+where
+    V: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+{
+    pub(super) fn new(memory: MemoryCache<String, V>) -> Self {
+        Self {
+            memory,
+            tiers: Vec::new(),
+            write_policy: WritePolicy::WriteThrough,
+            codec: Codec::default(),
+            compression: CompressionLevel::default(),
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            clock: Arc::new(SystemClock::new()),
+        }
+    }
+
+    /// Adds a lower tier below those added before: reads try tiers in the
+    /// order they were added. Default: no lower tiers (the cache is then its
+    /// memory tier with an async face).
+    #[must_use]
+    pub fn tier(mut self, tier: Arc<dyn Tier>) -> Self {
+        self.tiers.push(tier);
+        self
+    }
+
+    /// How writes reach the lower tiers. Default: [`WritePolicy::WriteThrough`].
+    #[must_use]
+    pub fn write_policy(mut self, policy: WritePolicy) -> Self {
+        self.write_policy = policy;
+        self
+    }
+
+    /// How values are serialized for the lower tiers. Default:
+    /// [`Codec::Binary`] (compact; JSON is readable by other programs).
+    #[must_use]
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// How envelopes are compressed; skipped per entry when it does not
+    /// shrink the value. Default: [`CompressionLevel::Fast`] (lz4).
+    #[must_use]
+    pub fn compression(mut self, level: CompressionLevel) -> Self {
+        self.compression = level;
+        self
+    }
+
+    /// The largest serialized value accepted; larger writes fail with
+    /// [`CacheError::TooLarge`](super::CacheError::TooLarge) and change
+    /// nothing. Also bounds what a read will decompress. Default:
+    /// [`DEFAULT_MAX_VALUE_BYTES`] (64 MiB).
+    #[must_use]
+    pub fn max_value_bytes(mut self, bytes: u64) -> Self {
+        self.max_value_bytes = bytes;
+        self
+    }
+
+    /// The clock for expiry in the lower tiers (calendar milliseconds, as
+    /// stored in envelopes). Use the same clock as the memory tier in tests.
+    /// Default: [`SystemClock`].
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn WallClock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Builds the cache. With a write-back policy this spawns the queue's
+    /// writer task, so it must run inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`BuildError::ZeroCapacity`] when `max_value_bytes` or the write-back
+    /// queue capacity is zero.
+    pub fn build(self) -> Result<TieredCache<V>, BuildError> {
+        if self.max_value_bytes == 0 {
+            return Err(BuildError::ZeroCapacity {
+                what: "max_value_bytes",
+            });
+        }
+        if let WritePolicy::WriteBack { queue } = self.write_policy
+            && queue == 0
+        {
+            return Err(BuildError::ZeroCapacity {
+                what: "the write-back queue",
+            });
+        }
+        let shared = Shared::new(
+            self.memory,
+            self.tiers,
+            self.codec,
+            self.compression,
+            self.max_value_bytes,
+            self.clock,
+        );
+        Ok(TieredCache::start(shared, self.write_policy))
+    }
+}
