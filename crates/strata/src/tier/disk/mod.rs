@@ -51,6 +51,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use redb::{Database, ReadableDatabase};
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::oneshot;
 
 use state::Shared;
@@ -295,9 +296,20 @@ impl DiskTier {
         f: impl FnOnce(&Database) -> Result<T, TierError> + Send + 'static,
     ) -> Result<T, TierError> {
         let db = self.inner.shared.db()?;
-        match self.inner.read_path {
-            ReadPath::Inline => f(&db),
-            ReadPath::Blocking => blocking(move || f(&db)).await,
+        let flavor = tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor());
+        match (self.inner.read_path, flavor) {
+            (ReadPath::Inline, _) => f(&db),
+            // Not polled by tokio: there is no executor of ours to protect,
+            // and spawn_blocking would panic.
+            (_, Err(_)) => f(&db),
+            // block_in_place hands this worker's other tasks to another
+            // thread and runs the read here, without a hand-off of the read
+            // itself. It panics on the current-thread runtime, hence the
+            // flavour check (the only flavour on which it works).
+            (ReadPath::Auto, Ok(RuntimeFlavor::MultiThread)) => {
+                tokio::task::block_in_place(move || f(&db))
+            }
+            (ReadPath::Auto | ReadPath::Blocking, Ok(_)) => blocking(move || f(&db)).await,
         }
     }
 }
