@@ -30,6 +30,8 @@
 
 mod builder;
 mod evict;
+#[cfg(test)]
+mod faults;
 mod read;
 mod state;
 mod sweep;
@@ -133,6 +135,12 @@ impl DiskTier {
             .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed))
             .create(&builder.path)
             .map_err(map_err)?;
+        Self::start(builder, db, repaired.load(Ordering::Relaxed))
+    }
+
+    /// Prepares an open database and starts the writer thread. Separate from
+    /// `open` so that unit tests can hand in a database on a faulty backend.
+    fn start(builder: DiskTierBuilder, db: Database, repaired: bool) -> Result<Self, TierError> {
         let counters = prepare(&db)?;
         let db = Arc::new(db);
         let shared = Arc::new(Shared::new(
@@ -170,7 +178,7 @@ impl DiskTier {
                 writer: Mutex::new(Some(handle)),
                 max_entry_bytes: builder.entry_limit(),
                 read_path: builder.read_path,
-                repaired: repaired.load(Ordering::Relaxed),
+                repaired,
             }),
         })
     }

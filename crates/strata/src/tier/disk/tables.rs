@@ -151,12 +151,19 @@ impl Counters {
 
 /// Converts any redb error into a [`TierError`]: I/O errors keep their
 /// `io::Error` (so the caller can tell a full disk from a bug), everything
-/// else is an engine error.
+/// else is an engine error. Used for every redb call: nothing here panics
+/// on an engine error.
 pub(super) fn map_err(error: impl Into<redb::Error>) -> TierError {
     match error.into() {
         redb::Error::Io(source) => TierError::Io {
             tier: TIER.to_owned(),
             source,
+        },
+        // redb latches an I/O failure and refuses writes until the file is
+        // reopened: still an I/O error, so health reports the tier down.
+        redb::Error::PreviousIo => TierError::Io {
+            tier: TIER.to_owned(),
+            source: io::Error::other("an earlier I/O error; close and reopen the store"),
         },
         other => TierError::engine(TIER, other),
     }
