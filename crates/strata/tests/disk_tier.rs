@@ -18,8 +18,7 @@ use strata::{
 const T0: u64 = 1_700_000_000_000;
 
 fn builder(dir: &Path) -> DiskTierBuilder {
-    // No flush wait: the tests run many small sequential commits.
-    DiskTier::builder(dir.join("store.redb")).flush_interval(Duration::ZERO)
+    DiskTier::builder(dir.join("store.redb"))
 }
 
 fn write(key: &str, bytes: &[u8], expires_at_ms: Option<u64>) -> TierWrite {
@@ -288,6 +287,44 @@ async fn sweep_now_removes_every_expired_entry_in_batches() {
     let stats = tier.stats();
     assert_eq!((stats.entries, stats.expirations), (10, 2_500));
     assert_consistent(&tier).await;
+}
+
+#[tokio::test]
+async fn the_background_sweep_removes_expired_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::at_unix_millis(T0));
+    let tier = builder(dir.path())
+        .clock(clock.clone())
+        .sweep_interval(Duration::from_millis(10))
+        .open()
+        .unwrap();
+    let writes = (0..10)
+        .map(|i| write(&format!("e{i}"), b"x", Some(T0 + 5)))
+        .collect();
+    tier.put_many(writes).await.unwrap();
+    tier.put(write("live", b"y", None)).await.unwrap();
+    // Expiry follows the manual clock; only the sweep's schedule is real
+    // time, so wait (bounded) for the writer thread to run it.
+    clock.advance(Duration::from_millis(5));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tier.stats().expirations < 10 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stats = tier.stats();
+    assert_eq!((stats.entries, stats.expirations), (1, 10));
+    assert_consistent(&tier).await;
+}
+
+#[tokio::test]
+async fn a_store_open_elsewhere_or_not_a_store_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tier = builder(dir.path()).open().unwrap();
+    let again = builder(dir.path()).open();
+    assert!(matches!(again, Err(TierError::Engine { .. })), "{again:?}");
+    tier.close().await.unwrap();
+    let garbage = dir.path().join("garbage.redb");
+    std::fs::write(&garbage, vec![0x5a; 10_000]).unwrap();
+    assert!(DiskTier::builder(&garbage).open().is_err());
 }
 
 #[tokio::test]
