@@ -5,13 +5,12 @@
 //! describes the design and its measurements; in short:
 //!
 //! * **Writes** go to one writer thread that commits them in batches with
-//!   `fsync`; `put` returns once its batch is durable ([`writer`]).
+//!   `fsync`; `put` returns once its batch is durable.
 //! * **Reads** use redb read transactions and never wait for the writer.
 //! * **Bounded** by `max_bytes` of keys plus envelopes: expired entries
-//!   leave first, then the least recently used ([`evict`]).
-//! * **Expiry**: lazily on `get`, by a background sweep, and for room
-//!   ([`sweep`]).
-//! * **Opening** reads a few counters, never the values ([`tables`]).
+//!   leave first, then the least recently used.
+//! * **Expiry**: lazily on `get`, by a background sweep, and for room.
+//! * **Opening** reads a few counters, never the values.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), strata::TierError> {
@@ -32,7 +31,9 @@ mod builder;
 mod evict;
 #[cfg(test)]
 mod faults;
+mod lifecycle;
 mod read;
+mod request;
 mod state;
 mod sweep;
 mod tables;
@@ -45,20 +46,19 @@ pub use builder::{DiskConfigError, DiskTierBuilder, MAX_ENTRY_LIMIT, ReadPath};
 pub use verify::VerifyReport;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use parking_lot::Mutex;
-use redb::{Database, ReadableDatabase};
+use redb::Database;
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::oneshot;
 
+use request::{Ack, Op, Request};
 use state::Shared;
-use tables::{Counters, FORMAT_VERSION, META, META_FORMAT, TIER, closed, map_err};
-use writer::{Ack, Op, Request, Writer, WriterConfig};
+use tables::{TIER, closed};
 
 use crate::tier::TierError;
 
@@ -87,31 +87,14 @@ struct Inner {
     shared: Arc<Shared>,
     /// To the writer thread. `std::sync::mpsc` because the writer is a plain
     /// thread that needs `recv_timeout`; unbounded, because each sender waits
-    /// for its own answer, so the queue never holds more than one request
-    /// per waiting caller.
+    /// for its own answer, so the queue holds at most one request per
+    /// waiting caller (plus lazy-expiry deletes, which do not wait: a few
+    /// bytes each, one per read of an expired entry).
     tx: Sender<Request>,
     writer: Mutex<Option<JoinHandle<()>>>,
     max_entry_bytes: u64,
     read_path: ReadPath,
     repaired: bool,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if !self.shared.closed.load(Ordering::Acquire) {
-            // Best effort: the writer commits what is queued, then stops. If
-            // it is already gone the send fails, which is fine.
-            let _ = self.tx.send(Request {
-                op: Op::Close,
-                ack: Ack::None,
-            });
-        }
-        if let Some(handle) = self.writer.lock().take() {
-            // Waits for at most the batch in progress plus one commit. A
-            // panicked writer (a bug) has nothing left to flush: ignore it.
-            let _ = handle.join();
-        }
-    }
 }
 
 impl DiskTier {
@@ -121,116 +104,19 @@ impl DiskTier {
         DiskTierBuilder::new(path.into())
     }
 
-    fn open(builder: DiskTierBuilder) -> Result<Self, TierError> {
-        if let Some(parent) = builder.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| TierError::Io {
-                tier: TIER.to_owned(),
-                source,
-            })?;
-        }
-        let repaired = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&repaired);
-        let db = Database::builder()
-            .set_cache_size(builder.cache_size())
-            .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed))
-            .create(&builder.path)
-            .map_err(map_err)?;
-        Self::start(builder, db, repaired.load(Ordering::Relaxed))
-    }
-
-    /// Prepares an open database and starts the writer thread. Separate from
-    /// `open` so that unit tests can hand in a database on a faulty backend.
-    fn start(builder: DiskTierBuilder, db: Database, repaired: bool) -> Result<Self, TierError> {
-        let counters = prepare(&db)?;
-        let db = Arc::new(db);
-        let shared = Arc::new(Shared::new(
-            Arc::clone(&db),
-            Arc::clone(&builder.clock),
-            counters,
-            builder.max_bytes,
-        ));
-        let (tx, rx) = mpsc::channel();
-        let writer = Writer {
-            db,
-            shared: Arc::clone(&shared),
-            rx,
-            counters,
-            config: WriterConfig {
-                flush_interval: builder.flush_interval,
-                max_batch: builder.max_batch,
-                sweep_interval: Some(builder.sweep_interval).filter(|every| !every.is_zero()),
-                max_bytes: builder.max_bytes,
-                quick_repair: builder.quick_repair,
-            },
-        };
-        let handle = std::thread::Builder::new()
-            .name("strata-disk-writer".to_owned())
-            .spawn(move || writer.run())
-            .map_err(|source| TierError::Io {
-                tier: TIER.to_owned(),
-                source,
-            })?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path: builder.path.clone(),
-                shared,
-                tx,
-                writer: Mutex::new(Some(handle)),
-                max_entry_bytes: builder.entry_limit(),
-                read_path: builder.read_path,
-                repaired,
-            }),
-        })
-    }
-
     /// The path of the database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
 
-    /// Whether opening had to repair the file: the previous process did not
-    /// close it cleanly (a crash, a kill, or a drop that could not flush).
+    /// Whether opening ran redb's full repair, a walk of every page of the
+    /// file: the previous process did not close the file cleanly (a crash, a
+    /// kill) and its last commit had not saved the allocator state, as with
+    /// [`quick_repair(false)`](DiskTierBuilder::quick_repair). With quick
+    /// repair on (the default) a crash is recovered without it, and this
+    /// stays `false`.
     pub fn was_repaired(&self) -> bool {
         self.inner.repaired
-    }
-
-    /// Commits what is queued, stops the writer thread and the sweep, and
-    /// closes the file cleanly (so the next open needs no repair). Later
-    /// operations on any clone return [`TierError::Closed`].
-    ///
-    /// # Errors
-    /// [`TierError::Closed`] if the tier was already closed.
-    pub async fn close(&self) -> Result<(), TierError> {
-        let shared = &self.inner.shared;
-        if shared.closed.swap(true, Ordering::AcqRel) {
-            return Err(closed());
-        }
-        let (tx, rx) = oneshot::channel();
-        if self
-            .inner
-            .tx
-            .send(Request {
-                op: Op::Close,
-                ack: Ack::Unit(tx),
-            })
-            .is_ok()
-        {
-            // An error here means the writer is gone already: nothing to wait for.
-            let _ = rx.await;
-        }
-        let handle = self.inner.writer.lock().take();
-        let db = shared.db.write().take();
-        blocking(move || {
-            if let Some(handle) = handle {
-                // The writer answered close as its last act: this returns at once.
-                let _ = handle.join();
-            }
-            if let Some(db) = db {
-                release(db);
-            }
-            Ok(())
-        })
-        .await
     }
 
     /// Removes every expired entry now, in bounded transactions, and returns
@@ -329,52 +215,4 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|error| TierError::engine(TIER, error))?
-}
-
-/// Drops the last handle on the database once in-flight reads (which hold
-/// clones for microseconds) have finished, so the file is closed when this
-/// returns. Runs on a blocking thread: redb's close writes and syncs.
-fn release(db: Arc<Database>) {
-    let weak: Weak<Database> = Arc::downgrade(&db);
-    drop(db);
-    // Readers clone the Arc only while the slot holds it; the slot is empty
-    // now, so the count can only fall, and it falls within microseconds
-    // (a scan in flight: milliseconds). Poll rather than add a wake-up
-    // mechanism to every read.
-    while weak.strong_count() > 0 {
-        std::thread::sleep(Duration::from_micros(100));
-    }
-}
-
-/// Creates the tables of a new file, checks the layout version of an
-/// existing one, and returns its counters: a read of one small table.
-fn prepare(db: &Database) -> Result<Counters, TierError> {
-    {
-        let txn = db.begin_read().map_err(map_err)?;
-        match txn.open_table(META) {
-            Ok(meta) => return check_format(&meta),
-            Err(redb::TableError::TableDoesNotExist(_)) => {}
-            Err(error) => return Err(map_err(error)),
-        }
-    }
-    let txn = db.begin_write().map_err(map_err)?;
-    {
-        let tables = txn::Txn::open(&txn, Counters::default(), 0, u64::MAX)?;
-        tables.finish()?;
-        let mut meta = txn.open_table(META).map_err(map_err)?;
-        meta.insert(META_FORMAT, FORMAT_VERSION).map_err(map_err)?;
-    }
-    txn.commit().map_err(map_err)?;
-    Ok(Counters::default())
-}
-
-fn check_format(meta: &impl redb::ReadableTable<&'static str, u64>) -> Result<Counters, TierError> {
-    let format = meta.get(META_FORMAT).map_err(map_err)?.map(|v| v.value());
-    if format != Some(FORMAT_VERSION) {
-        return Err(TierError::engine(
-            TIER,
-            format!("unsupported disk tier layout {format:?}; this build reads {FORMAT_VERSION}"),
-        ));
-    }
-    Counters::load(meta)
 }

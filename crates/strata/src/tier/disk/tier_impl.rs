@@ -5,9 +5,9 @@ use async_trait::async_trait;
 
 use super::DiskTier;
 use super::read::{self, Lookup};
+use super::request::{Ack, Op};
 use super::tables::TIER;
 use super::txn::entry_size;
-use super::writer::{Ack, Op};
 use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
 
 impl DiskTier {
