@@ -162,10 +162,17 @@ impl DiskTier {
         rx.await.map_err(|_| self.stopped())?
     }
 
-    fn send(&self, op: Op, ack: Ack) -> Result<(), TierError> {
+    /// `Closed` once [`close`](Self::close) has been called.
+    fn check_open(&self) -> Result<(), TierError> {
         if self.inner.shared.closed.load(Ordering::Acquire) {
-            return Err(closed());
+            Err(closed())
+        } else {
+            Ok(())
         }
+    }
+
+    fn send(&self, op: Op, ack: Ack) -> Result<(), TierError> {
+        self.check_open()?;
         self.inner
             .tx
             .send(Request { op, ack })

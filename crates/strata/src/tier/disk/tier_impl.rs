@@ -61,6 +61,10 @@ impl Tier for DiskTier {
     /// nothing, if any entry exceeds `max_entry_bytes`; otherwise returns
     /// once the batch is committed to disk.
     async fn put_many(&self, writes: Vec<TierWrite>) -> Result<(), TierError> {
+        if writes.is_empty() {
+            // Nothing to commit: no fsync for an empty batch.
+            return self.check_open();
+        }
         let limit = self.inner.max_entry_bytes;
         if let Some(size) = writes.iter().map(entry_size).find(|&size| size > limit) {
             return Err(TierError::TooLarge {
@@ -74,6 +78,9 @@ impl Tier for DiskTier {
 
     /// Counts every stored entry removed, expired or not.
     async fn delete_many(&self, keys: &[String]) -> Result<u64, TierError> {
+        if keys.is_empty() {
+            return self.check_open().map(|()| 0);
+        }
         self.request_count(Op::Delete(keys.to_vec())).await
     }
 

@@ -75,32 +75,33 @@ impl Writer {
             .map(|every| Instant::now() + every);
         let mut close_acks = Vec::new();
         loop {
-            let first = match next_sweep {
-                Some(at) => match self
+            // Checked before every batch, not only when the channel is idle:
+            // under a steady stream of requests the wait below never times
+            // out, and the sweep must still run.
+            if next_sweep.is_some_and(|at| Instant::now() >= at) {
+                let swept = self.execute(vec![Request {
+                    op: Op::Sweep,
+                    ack: Ack::None,
+                }]);
+                // A full step may have left more: go again right after the
+                // next batch of requests, so the two alternate.
+                let wait = if swept >= SWEEP_BATCH {
+                    Some(Duration::ZERO)
+                } else {
+                    self.config.sweep_interval
+                };
+                next_sweep = wait.map(|wait| Instant::now() + wait);
+            }
+            let received = match next_sweep {
+                Some(at) => self
                     .rx
-                    .recv_timeout(at.saturating_duration_since(Instant::now()))
-                {
-                    Ok(request) => request,
-                    Err(RecvTimeoutError::Timeout) => {
-                        let swept = self.execute(vec![Request {
-                            op: Op::Sweep,
-                            ack: Ack::None,
-                        }]);
-                        // A full step may have left more: go again as soon as
-                        // the requests queued meanwhile are served.
-                        let wait = match (swept >= SWEEP_BATCH, self.config.sweep_interval) {
-                            (false, Some(every)) => every,
-                            _ => Duration::ZERO,
-                        };
-                        next_sweep = Some(Instant::now() + wait);
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => break,
-                },
-                None => match self.rx.recv() {
-                    Ok(request) => request,
-                    Err(_) => break,
-                },
+                    .recv_timeout(at.saturating_duration_since(Instant::now())),
+                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            let first = match received {
+                Ok(request) => request,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
             };
             let (batch, stop) = self.collect(first, &mut close_acks);
             self.execute(batch);
