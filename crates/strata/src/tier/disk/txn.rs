@@ -198,9 +198,8 @@ impl<'t> Txn<'t> {
     /// The next sequence number (the back of the eviction order).
     pub(super) fn take_seq(&mut self) -> u64 {
         let seq = self.counters.next_seq;
-        // 2^64 writes and reads are out of reach; saturating keeps a damaged
-        // counter from panicking (order would then reuse the last seq, which
-        // remove() tolerates).
+        // 2^64 writes and reads are out of reach; saturating only keeps a
+        // damaged counter from panicking (verify() would report the reuse).
         self.counters.next_seq = seq.saturating_add(1);
         seq
     }
