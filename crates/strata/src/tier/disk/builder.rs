@@ -1,0 +1,322 @@
+//! [`DiskTierBuilder`]: the settings of a disk tier, validated when it opens.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::DiskTier;
+use super::tables::TIER;
+use crate::tier::TierError;
+use crate::{SystemClock, WallClock};
+
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
+
+/// The largest `max_entry_bytes` accepted: redb stores a value of at most
+/// 3 GiB, and an entry this large in a cache tier is a mistake anyway.
+pub const MAX_ENTRY_LIMIT: u64 = GIB;
+
+/// The longest `flush_interval` accepted: every `put` waits up to this long,
+/// so anything above a second is surely a unit mistake.
+const MAX_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where the tier runs its reads (`get`, `get_many`, `scan`, `tag_epochs`).
+///
+/// A read of a cached page takes microseconds; one that misses redb's cache
+/// and the OS page cache is a blocking disk read. The [`Tier`](crate::Tier)
+/// contract forbids blocking the executor, which `Auto` and `Blocking`
+/// honour. Single-task random `get`s of 1 KiB values from a warm 1 GB store
+/// (see `docs/disk-tier.md`): `Inline` ~175,000/s, `Auto` ~165,000/s,
+/// `Blocking` ~50,000/s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ReadPath {
+    /// On a multi-thread tokio runtime, `block_in_place`: the read runs on
+    /// the calling thread while the runtime moves that worker's other tasks
+    /// to another thread, so nothing waits behind a slow read. On a
+    /// current-thread runtime, as `Blocking`. Outside tokio, inline.
+    #[default]
+    Auto,
+    /// Always on tokio's blocking pool (`spawn_blocking`): a thread hand-off
+    /// per read, three times the cost of `Auto`, but the calling task's
+    /// worker thread never runs redb code.
+    Blocking,
+    /// On the calling task, always. The fastest, but a read that goes to
+    /// disk stalls an executor thread for the length of a disk read: for
+    /// stores that stay in memory, or callers with a runtime of their own.
+    Inline,
+}
+
+/// Why a [`DiskTierBuilder`] configuration was refused. Returned inside
+/// [`TierError::Engine`] by [`DiskTierBuilder::open`]; downcast the source to
+/// tell which setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiskConfigError {
+    /// A setting that must be positive was zero.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    /// `max_entry_bytes` is above `max_bytes` or above [`MAX_ENTRY_LIMIT`].
+    #[error(
+        "max_entry_bytes ({entry}) must be at most max_bytes ({max}) and at most {MAX_ENTRY_LIMIT}"
+    )]
+    EntryLimit {
+        /// The `max_entry_bytes` given.
+        entry: u64,
+        /// The `max_bytes` given.
+        max: u64,
+    },
+    /// `flush_interval` is above one second.
+    #[error("flush_interval ({0:?}) must be at most one second")]
+    FlushInterval(Duration),
+}
+
+/// Settings of a [`DiskTier`]; see each setter for its default.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), strata::TierError> {
+/// use std::time::Duration;
+/// use strata::tier::disk::DiskTier;
+///
+/// let tier = DiskTier::builder("/var/cache/app/strata.redb")
+///     .max_bytes(4 << 30)
+///     .flush_interval(Duration::from_millis(1))
+///     .open()?;
+/// tier.close().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `open` is called"]
+pub struct DiskTierBuilder {
+    pub(super) path: PathBuf,
+    pub(super) max_bytes: u64,
+    pub(super) max_entry_bytes: Option<u64>,
+    pub(super) flush_interval: Duration,
+    pub(super) max_batch: usize,
+    pub(super) sweep_interval: Duration,
+    pub(super) cache_bytes: Option<usize>,
+    pub(super) read_path: ReadPath,
+    pub(super) quick_repair: bool,
+    pub(super) clock: Arc<dyn WallClock>,
+}
+
+impl DiskTierBuilder {
+    pub(super) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            max_bytes: GIB,
+            max_entry_bytes: None,
+            flush_interval: Duration::ZERO,
+            max_batch: 4096,
+            sweep_interval: Duration::from_secs(60),
+            cache_bytes: None,
+            read_path: ReadPath::default(),
+            quick_repair: true,
+            clock: Arc::new(SystemClock::new()),
+        }
+    }
+
+    /// The most bytes the tier stores, counted as the sum of key lengths
+    /// plus envelope lengths. The file is larger than this: redb adds B-tree
+    /// pages, the index tables and free space (see `docs/disk-tier.md`);
+    /// plan for about twice `max_bytes` of disk.
+    ///
+    /// Default: 1 GiB.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// The largest entry (key plus envelope) accepted; a larger one is
+    /// refused with [`TierError::TooLarge`] and the store is left unchanged.
+    ///
+    /// Default: the smaller of 64 MiB and `max_bytes / 8`, so that one entry
+    /// never evicts more than an eighth of the tier.
+    pub fn max_entry_bytes(mut self, bytes: u64) -> Self {
+        self.max_entry_bytes = Some(bytes);
+        self
+    }
+
+    /// How long the writer waits, after the first queued write, for more
+    /// writes to share its commit. `Duration::ZERO` commits as soon as the
+    /// writer is free; writes that queued during the previous commit still
+    /// share the next one, so batching happens anyway under concurrency.
+    ///
+    /// Default: `Duration::ZERO`. Measured (`docs/disk-tier.md`), a 2 ms
+    /// wait lowered throughput at every concurrency from 1 to 256 writers
+    /// when `fsync` took 0.2 ms, and raised it by at most a fifth with 256
+    /// writers when `fsync` took 4 ms; it always adds its length to each
+    /// `put`. Consider 1–2 ms for hundreds of concurrent writers on a disk
+    /// with slow `fsync`.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// The most writes (entries put or deleted) in one commit; a single
+    /// `put_many` larger than this still commits whole.
+    ///
+    /// Default: 4096, a few MiB of 1 KiB entries: enough to amortise the
+    /// `fsync`, small enough that one commit takes milliseconds.
+    pub fn max_batch(mut self, writes: usize) -> Self {
+        self.max_batch = writes;
+        self
+    }
+
+    /// How often the background sweep removes expired entries.
+    /// `Duration::ZERO` turns the sweep off (expired entries then leave
+    /// lazily, for room, or by [`DiskTier::sweep_now`]).
+    ///
+    /// Default: 60 s.
+    pub fn sweep_interval(mut self, interval: Duration) -> Self {
+        self.sweep_interval = interval;
+        self
+    }
+
+    /// The size of redb's page cache, in bytes. It is filled on demand, so a
+    /// large value costs memory only as pages are read.
+    ///
+    /// Default: `max_bytes / 4`, between 16 MiB and 1 GiB. The memory tier
+    /// above already holds the hottest values, and the OS page cache backs
+    /// this one, so a quarter of the data keeps the index and the warm part
+    /// of the values cached without doubling the process's memory.
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = Some(bytes);
+        self
+    }
+
+    /// Where reads run.
+    ///
+    /// Default: [`ReadPath::Auto`].
+    pub fn read_path(mut self, path: ReadPath) -> Self {
+        self.read_path = path;
+        self
+    }
+
+    /// Whether each commit also saves redb's allocator state, so that opening
+    /// after a crash takes milliseconds instead of a walk of the whole file.
+    /// It costs a second `fsync` per commit.
+    ///
+    /// Default: `true`: a cache that is slow to come back after a crash
+    /// defeats its purpose, and group commit amortises the extra `fsync`.
+    pub fn quick_repair(mut self, enabled: bool) -> Self {
+        self.quick_repair = enabled;
+        self
+    }
+
+    /// The clock that decides expiry (its
+    /// [`unix_millis`](WallClock::unix_millis)).
+    ///
+    /// Default: [`SystemClock`].
+    pub fn clock(mut self, clock: Arc<dyn WallClock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Opens the store, creating the file (and its parent directory) if
+    /// missing, and starts the writer thread.
+    ///
+    /// Opening reads the file header, one small table of counters, and — if
+    /// the last shutdown was unclean — whatever redb's repair needs (see
+    /// [`DiskTier::was_repaired`]). It never reads the values. It blocks:
+    /// call it from a blocking context or at startup.
+    ///
+    /// # Errors
+    /// [`TierError::Engine`] with a [`DiskConfigError`] for an invalid
+    /// setting; [`TierError::Io`] when the file or directory cannot be
+    /// created; [`TierError::Engine`] when redb cannot open the file (it is
+    /// open in another process, it is not a redb file, or it has another
+    /// layout version).
+    pub fn open(self) -> Result<DiskTier, TierError> {
+        self.validate()
+            .map_err(|error| TierError::engine(TIER, error))?;
+        DiskTier::open(self)
+    }
+
+    fn validate(&self) -> Result<(), DiskConfigError> {
+        if self.max_bytes == 0 {
+            return Err(DiskConfigError::Zero("max_bytes"));
+        }
+        if self.max_batch == 0 {
+            return Err(DiskConfigError::Zero("max_batch"));
+        }
+        if self.max_entry_bytes == Some(0) {
+            return Err(DiskConfigError::Zero("max_entry_bytes"));
+        }
+        if self.cache_bytes == Some(0) {
+            return Err(DiskConfigError::Zero("cache_bytes"));
+        }
+        let entry = self.entry_limit();
+        if entry > self.max_bytes || entry > MAX_ENTRY_LIMIT {
+            return Err(DiskConfigError::EntryLimit {
+                entry,
+                max: self.max_bytes,
+            });
+        }
+        if self.flush_interval > MAX_FLUSH_INTERVAL {
+            return Err(DiskConfigError::FlushInterval(self.flush_interval));
+        }
+        Ok(())
+    }
+
+    /// `max_entry_bytes`, defaulted.
+    pub(super) fn entry_limit(&self) -> u64 {
+        self.max_entry_bytes
+            .unwrap_or_else(|| (self.max_bytes / 8).clamp(1, 64 * MIB))
+    }
+
+    /// `cache_bytes`, defaulted.
+    pub(super) fn cache_size(&self) -> usize {
+        self.cache_bytes.unwrap_or_else(|| {
+            let quarter = (self.max_bytes / 4).clamp(16 * MIB, GIB);
+            // At most 1 GiB, so it fits in usize on every 32-bit target too.
+            usize::try_from(quarter).unwrap_or(usize::MAX)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_error(builder: DiskTierBuilder) -> DiskConfigError {
+        builder.validate().unwrap_err()
+    }
+
+    #[test]
+    fn invalid_settings_are_refused_with_the_setting_named() {
+        let base = || DiskTierBuilder::new(PathBuf::from("unused"));
+        assert_eq!(
+            config_error(base().max_bytes(0)),
+            DiskConfigError::Zero("max_bytes")
+        );
+        assert_eq!(
+            config_error(base().max_batch(0)),
+            DiskConfigError::Zero("max_batch")
+        );
+        assert!(matches!(
+            config_error(base().max_bytes(100).max_entry_bytes(101)),
+            DiskConfigError::EntryLimit {
+                entry: 101,
+                max: 100
+            }
+        ));
+        assert!(matches!(
+            config_error(base().flush_interval(Duration::from_secs(2))),
+            DiskConfigError::FlushInterval(_)
+        ));
+        assert!(base().validate().is_ok());
+    }
+
+    #[test]
+    fn defaults_scale_with_max_bytes() {
+        let small = DiskTierBuilder::new(PathBuf::from("unused")).max_bytes(8 * MIB);
+        assert_eq!(small.entry_limit(), MIB);
+        assert_eq!(small.cache_size(), 16 << 20);
+        let large = DiskTierBuilder::new(PathBuf::from("unused")).max_bytes(64 * GIB);
+        assert_eq!(large.entry_limit(), 64 * MIB);
+        assert_eq!(large.cache_size(), 1 << 30);
+        let tiny = DiskTierBuilder::new(PathBuf::from("unused")).max_bytes(4);
+        assert_eq!(tiny.entry_limit(), 1);
+    }
+}
