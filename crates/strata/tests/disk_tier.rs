@@ -492,8 +492,8 @@ fn invalid_settings_are_refused_at_open() {
         .max_entry_bytes(200)
         .open()
         .unwrap_err();
-    let TierError::Engine { source, .. } = error else {
-        panic!("expected an engine error, got {error:?}");
+    let TierError::Config { source, .. } = error else {
+        panic!("expected a configuration error, got {error:?}");
     };
     assert!(matches!(
         source.downcast_ref::<DiskConfigError>(),

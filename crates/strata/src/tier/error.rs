@@ -15,6 +15,15 @@ pub enum TierError {
         #[source]
         source: std::io::Error,
     },
+    /// The tier was configured with a setting it cannot work with.
+    #[error("{tier} tier: invalid configuration: {source}")]
+    Config {
+        /// The tier's name.
+        tier: String,
+        /// What is wrong with the setting.
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
     /// The storage engine behind the tier reported an error.
     #[error("{tier} tier: {source}")]
     Engine {

@@ -222,14 +222,16 @@ impl DiskTierBuilder {
     /// call it from a blocking context or at startup.
     ///
     /// # Errors
-    /// [`TierError::Engine`] with a [`DiskConfigError`] for an invalid
+    /// [`TierError::Config`] with a [`DiskConfigError`] for an invalid
     /// setting; [`TierError::Io`] when the file or directory cannot be
     /// created; [`TierError::Engine`] when redb cannot open the file (it is
     /// open in another process, it is not a redb file, or it has another
     /// layout version).
     pub fn open(self) -> Result<DiskTier, TierError> {
-        self.validate()
-            .map_err(|error| TierError::engine(TIER, error))?;
+        self.validate().map_err(|error| TierError::Config {
+            tier: TIER.to_owned(),
+            source: Box::new(error),
+        })?;
         DiskTier::open(self)
     }
 
