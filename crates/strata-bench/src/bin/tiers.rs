@@ -83,8 +83,15 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The key of entry `i`: a bijective mix of `i`, so consecutive entries land
+/// at random places in the key order, as real keys (ids, hashes, paths) do.
+/// Sequential keys would flatter a B-tree with append-only inserts.
 fn key(i: u64) -> String {
-    format!("bench:key:{i:010}")
+    // splitmix64's finaliser: a bijection on u64.
+    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("bench:key:{:016x}", z ^ (z >> 31))
 }
 
 /// Medians of alternating rounds of bare and tiered L1 hits.
