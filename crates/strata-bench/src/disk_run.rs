@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng as _};
 
-use crate::engines::{self, DiskEngine, EngineKind, EngineOptions, Opened};
+use crate::engines::{self, DiskEngine, DiskUsage, EngineKind, EngineOptions, Opened};
 use crate::workload::{BatchBuilder, NAMESPACES, key_of};
 
 /// The workload's parameters.
@@ -60,7 +60,7 @@ pub struct EngineReport {
     /// Load: 99th percentile latency of one batch commit, in milliseconds.
     pub batch_p99_ms: f64,
     /// Bytes on disk right after the load.
-    pub disk_after_load: u64,
+    pub disk_after_load: DiskUsage,
     /// The engine's own account of its space right after the load.
     pub space_after_load: String,
     /// Random gets per second on one thread, page cache warm.
@@ -71,6 +71,9 @@ pub struct EngineReport {
     pub get_p99_ns: u64,
     /// Prefix scans of the `meta` table: keys found per second.
     pub prefix_keys_per_sec: f64,
+    /// The engine's own account of its space just before the clean close
+    /// (what the reopen finds).
+    pub space_before_close: String,
     /// Time to close the store cleanly after the gets, in milliseconds.
     pub clean_close_ms: f64,
     /// Clean reopen: time for the open call alone, in milliseconds.
@@ -83,19 +86,19 @@ pub struct EngineReport {
     /// Eviction: seconds to delete the oldest 30% in durable batches.
     pub evict_secs: f64,
     /// Bytes on disk after the eviction.
-    pub disk_after_evict: u64,
+    pub disk_after_evict: DiskUsage,
     /// Time to find the oldest entry from the start of the `order` table
     /// after the eviction (no cursor, as after a restart), in microseconds.
     pub oldest_lookup_us: f64,
     /// Seconds the engine's space reclamation took.
     pub reclaim_secs: f64,
     /// Bytes on disk after the reclamation.
-    pub disk_after_reclaim: u64,
+    pub disk_after_reclaim: DiskUsage,
     /// Churn at constant live size: puts per second while each put batch is
     /// followed by an eviction batch of the same size.
     pub churn_puts_per_sec: f64,
     /// Bytes on disk after the churn.
-    pub disk_after_churn: u64,
+    pub disk_after_churn: DiskUsage,
     /// The engine's own account of its space after the churn.
     pub space_after_churn: String,
 }
@@ -183,7 +186,7 @@ pub fn run_engine(
         }
     }
     let load_puts_per_sec = config.entries as f64 / put_time.as_secs_f64();
-    let disk_after_load = engines::dir_bytes(dir)?;
+    let disk_after_load = engines::dir_usage(dir)?;
     let space_after_load = engine.space_detail()?;
 
     // 2. Random gets, page cache warm: read every file once, then a warm-up
@@ -224,6 +227,7 @@ pub fn run_engine(
 
     // 3a. Clean reopen.
     let probe = key_of(picks.random_range(0..config.entries));
+    let space_before_close = engine.space_detail()?;
     let start = Instant::now();
     engine.close()?;
     let clean_close_ms = millis(start.elapsed());
@@ -262,7 +266,7 @@ pub fn run_engine(
     let start = Instant::now();
     let cursor = evict(engine.as_ref(), 0, target, config.batch)?;
     let evict_secs = start.elapsed().as_secs_f64();
-    let disk_after_evict = engines::dir_bytes(dir)?;
+    let disk_after_evict = engines::dir_usage(dir)?;
     let start = Instant::now();
     let oldest = engine.oldest_seq()?;
     let oldest_lookup_us = start.elapsed().as_secs_f64() * 1e6;
@@ -276,7 +280,7 @@ pub fn run_engine(
     let start = Instant::now();
     engine.reclaim()?;
     let reclaim_secs = start.elapsed().as_secs_f64();
-    let disk_after_reclaim = engines::dir_bytes(dir)?;
+    let disk_after_reclaim = engines::dir_usage(dir)?;
     eprintln!("[{name}] reclaimed in {reclaim_secs:.1} s");
 
     // 6. Churn at a constant live size: each put batch of new entries is
@@ -296,7 +300,7 @@ pub fn run_engine(
         next += len as u64;
     }
     let churn_puts_per_sec = target as f64 / put_time.as_secs_f64();
-    let disk_after_churn = engines::dir_bytes(dir)?;
+    let disk_after_churn = engines::dir_usage(dir)?;
     let space_after_churn = engine.space_detail()?;
     eprintln!("[{name}] churn: {churn_puts_per_sec:.0} puts/s");
     engine.close()?;
@@ -312,6 +316,7 @@ pub fn run_engine(
         get_p50_ns: get_hist.value_at_quantile(0.5),
         get_p99_ns: get_hist.value_at_quantile(0.99),
         prefix_keys_per_sec,
+        space_before_close,
         clean_close_ms,
         clean_open_ms,
         clean_first_hit_ms,

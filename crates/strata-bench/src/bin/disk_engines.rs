@@ -173,6 +173,8 @@ fn machine_note() -> String {
 }
 
 /// The report: command, machine note, the main table and the details.
+/// Disk figures in the main table are allocated blocks (`du`); the details
+/// give the files' lengths.
 fn render(command: &str, args: &Args, reports: &[EngineReport]) -> anyhow::Result<String> {
     let mut out = String::new();
     writeln!(out, "command: `{command}`")?;
@@ -192,16 +194,16 @@ fn render(command: &str, args: &Args, reports: &[EngineReport]) -> anyhow::Resul
     writeln!(out)?;
     writeln!(
         out,
-        "| engine | load put/s | get/s | get p50 µs | get p99 µs | reopen→first hit ms (clean) | (unclean) | disk MB after load | after −30% | after reclaim |"
+        "| engine | load put/s | get/s | get p50 µs | get p99 µs | reopen→first hit ms (clean) | (unclean) | disk MB after load | after −30% | after reclaim | after churn |"
     )?;
-    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
     for r in reports {
         let unclean = r
             .unclean
             .map_or_else(|| "–".to_owned(), |u| format!("{:.1}", u.first_hit_ms));
         writeln!(
             out,
-            "| {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.0} | {:.0} | {:.0} |",
             r.kind.name(),
             r.load_puts_per_sec,
             r.gets_per_sec,
@@ -209,15 +211,16 @@ fn render(command: &str, args: &Args, reports: &[EngineReport]) -> anyhow::Resul
             r.get_p99_ns as f64 / 1e3,
             r.clean_first_hit_ms,
             unclean,
-            mb(r.disk_after_load),
-            mb(r.disk_after_evict),
-            mb(r.disk_after_reclaim),
+            mb(r.disk_after_load.allocated),
+            mb(r.disk_after_evict.allocated),
+            mb(r.disk_after_reclaim.allocated),
+            mb(r.disk_after_churn.allocated),
         )?;
     }
     writeln!(out)?;
     writeln!(
         out,
-        "| engine | commit p50 ms | commit p99 ms | prefix scan keys/s | close ms | open ms (clean) | open ms (unclean) | repaired | crashed batch kept | evict 30% s | oldest lookup µs | reclaim s | churn put/s | disk MB after churn |"
+        "| engine | commit p50 ms | commit p99 ms | prefix scan keys/s | close ms | open ms (clean) | open ms (unclean) | repaired | crashed batch kept | evict 30% s | oldest lookup µs | reclaim s | churn put/s | file length MB: load / −30% / reclaim / churn |"
     )?;
     writeln!(
         out,
@@ -235,7 +238,7 @@ fn render(command: &str, args: &Args, reports: &[EngineReport]) -> anyhow::Resul
         };
         writeln!(
             out,
-            "| {} | {:.2} | {:.2} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {:.1} | {:.0} | {:.1} | {:.0} | {:.0} |",
+            "| {} | {:.2} | {:.2} | {:.0} | {:.1} | {:.1} | {} | {} | {} | {:.1} | {:.0} | {:.1} | {:.0} | {:.0} / {:.0} / {:.0} / {:.0} |",
             r.kind.name(),
             r.batch_p50_ms,
             r.batch_p99_ms,
@@ -249,7 +252,10 @@ fn render(command: &str, args: &Args, reports: &[EngineReport]) -> anyhow::Resul
             r.oldest_lookup_us,
             r.reclaim_secs,
             r.churn_puts_per_sec,
-            mb(r.disk_after_churn),
+            mb(r.disk_after_load.apparent),
+            mb(r.disk_after_evict.apparent),
+            mb(r.disk_after_reclaim.apparent),
+            mb(r.disk_after_churn.apparent),
         )?;
     }
     writeln!(out)?;
@@ -261,6 +267,12 @@ fn render(command: &str, args: &Args, reports: &[EngineReport]) -> anyhow::Resul
             "* {} after load: {}",
             r.kind.name(),
             r.space_after_load
+        )?;
+        writeln!(
+            out,
+            "* {} before the clean close: {}",
+            r.kind.name(),
+            r.space_before_close
         )?;
         writeln!(
             out,

@@ -186,20 +186,54 @@ pub struct Opened {
     pub repaired: Option<bool>,
 }
 
-/// Bytes the files under `dir` take: the sum of their lengths (apparent
-/// size, as `du --apparent-size` counts it).
+/// What the files of a store take on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// The sum of the files' lengths (`du --apparent-size`). redb grows its
+    /// file with `set_len`, so this counts holes never written.
+    pub apparent: u64,
+    /// The blocks the files occupy (`du`): what the store costs the disk.
+    pub allocated: u64,
+}
+
+impl std::ops::AddAssign for DiskUsage {
+    fn add_assign(&mut self, other: Self) {
+        self.apparent += other.apparent;
+        self.allocated += other.allocated;
+    }
+}
+
+/// The blocks a file occupies, in bytes.
+#[cfg(unix)]
+fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    // st_blocks counts 512-byte units whatever the file system's block size.
+    std::os::unix::fs::MetadataExt::blocks(meta) * 512
+}
+
+/// The blocks a file occupies, in bytes: without `st_blocks`, its length.
+#[cfg(not(unix))]
+fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    meta.len()
+}
+
+/// What the files under `dir` take on disk.
 ///
 /// # Errors
 /// When a directory or file cannot be read.
-pub fn dir_bytes(dir: &Path) -> anyhow::Result<u64> {
-    let mut total = 0;
+pub fn dir_usage(dir: &Path) -> anyhow::Result<DiskUsage> {
+    let mut total = DiskUsage::default();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
-        let meta = entry.metadata()?;
+        let Some(meta) = unless_vanished(entry.metadata())? else {
+            continue;
+        };
         if meta.is_dir() {
-            total += dir_bytes(&entry.path())?;
+            total += dir_usage(&entry.path())?;
         } else {
-            total += meta.len();
+            total += DiskUsage {
+                apparent: meta.len(),
+                allocated: allocated_bytes(&meta),
+            };
         }
     }
     Ok(total)
@@ -213,12 +247,24 @@ pub fn dir_bytes(dir: &Path) -> anyhow::Result<u64> {
 pub fn warm_page_cache(dir: &Path) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
-        if entry.metadata()?.is_dir() {
+        let Some(meta) = unless_vanished(entry.metadata())? else {
+            continue;
+        };
+        if meta.is_dir() {
             warm_page_cache(&entry.path())?;
-        } else {
-            let mut file = std::fs::File::open(entry.path())?;
+        } else if let Some(mut file) = unless_vanished(std::fs::File::open(entry.path()))? {
             std::io::copy(&mut file, &mut std::io::sink())?;
         }
     }
     Ok(())
+}
+
+/// `None` when the file is gone: an LSM engine's background compaction
+/// deletes table files while the directory is walked.
+fn unless_vanished<T>(result: std::io::Result<T>) -> std::io::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
 }
