@@ -94,8 +94,8 @@ pub struct EngineReport {
     pub reclaim_secs: f64,
     /// Bytes on disk after the reclamation.
     pub disk_after_reclaim: DiskUsage,
-    /// Churn at constant live size: puts per second while each put batch is
-    /// followed by an eviction batch of the same size.
+    /// Churn at constant live size: puts per second, each put batch followed
+    /// by an eviction batch of the same size, both timed.
     pub churn_puts_per_sec: f64,
     /// Bytes on disk after the churn.
     pub disk_after_churn: DiskUsage,
@@ -158,8 +158,13 @@ pub fn run_engine(
     config: &RunConfig,
     crash: Option<CrashHook<'_>>,
 ) -> anyhow::Result<EngineReport> {
-    ensure!(config.entries > 0 && config.batch > 0 && config.gets > 0);
+    ensure!(
+        config.entries > 0 && config.batch > 0 && config.gets > 0,
+        "entries, batch and gets must be greater than zero"
+    );
     let name = kind.name();
+    // Key choices come from their own stream ("gets"), so they do not shift
+    // when the value generator draws more or fewer bytes.
     let mut picks = StdRng::seed_from_u64(config.seed ^ 0x6765_7473);
     let expiry = expiry_ms()?;
 
@@ -286,7 +291,9 @@ pub fn run_engine(
     // 6. Churn at a constant live size: each put batch of new entries is
     // followed by an eviction batch of as many old ones, as a full cache
     // runs. Shows whether freed space is reused without a reclamation.
-    let mut put_time = Duration::ZERO;
+    // Timed: each put batch and the eviction batch after it (the steady
+    // state's cost per put), not the generation of the values.
+    let mut churn_time = Duration::ZERO;
     let mut cursor = cursor;
     let churn_end = next + target;
     while next < churn_end {
@@ -295,11 +302,11 @@ pub fn run_engine(
         let entries = builder.entries(expiry);
         let start = Instant::now();
         engine.put_batch(&entries)?;
-        put_time += start.elapsed();
         cursor = evict(engine.as_ref(), cursor, len as u64, config.batch)?;
+        churn_time += start.elapsed();
         next += len as u64;
     }
-    let churn_puts_per_sec = target as f64 / put_time.as_secs_f64();
+    let churn_puts_per_sec = target as f64 / churn_time.as_secs_f64();
     let disk_after_churn = engines::dir_usage(dir)?;
     let space_after_churn = engine.space_detail()?;
     eprintln!("[{name}] churn: {churn_puts_per_sec:.0} puts/s");
@@ -383,6 +390,7 @@ fn evict(
 /// When the engine fails to open or write.
 pub fn crash_child(kind: EngineKind, dir: &Path, config: &RunConfig) -> anyhow::Result<Opened> {
     let opened = kind.open(dir, &config.engine)?;
+    // Its own value stream ("crash"): these entries are new, not a replay.
     let mut builder = BatchBuilder::new(config.value_bytes, config.seed ^ 0x63_7261_7368);
     builder.fill(config.entries, config.batch);
     opened.engine.put_batch(&builder.entries(expiry_ms()?))?;

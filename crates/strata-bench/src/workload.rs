@@ -57,7 +57,7 @@ impl BatchBuilder {
 
     /// Fills the builder with entries `first_index .. first_index + len`.
     /// Entry `i` has seq `i`, key [`key_of(i)`](key_of) and a fresh value:
-    /// its first half random bytes, its second half [`TEMPLATE`] repeated
+    /// its first half random bytes, its second half a JSON-like text repeated
     /// (about 2:1 compressible by LZ4).
     pub fn fill(&mut self, first_index: u64, len: usize) {
         self.first_index = first_index;
