@@ -115,3 +115,20 @@ mod tests {
         assert_eq!(&entries[0].value[50..55], &TEMPLATE[..5]);
     }
 }
+
+/// The size of a benchmark store, shared by every binary that loads one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreShape {
+    /// Entries loaded into the store.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub entries: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 1024)]
+    pub value_bytes: usize,
+    /// Entries per durable commit (`put_many` batch).
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Measured random gets.
+    #[arg(long, default_value_t = 200_000)]
+    pub gets: u64,
+}

@@ -22,23 +22,16 @@ use anyhow::{Context as _, bail, ensure};
 use clap::Parser;
 use strata_bench::disk_run::{self, EngineReport, RunConfig};
 use strata_bench::engines::{EngineKind, EngineOptions};
+use strata_bench::workload::StoreShape;
 
 /// Measure redb against fjall on the workload of Strata's disk tier.
 #[derive(Debug, Parser)]
 #[command(name = "disk-engines")]
 struct Args {
-    /// Entries loaded into each engine.
-    #[arg(long, default_value_t = 1_000_000)]
-    entries: u64,
-    /// Bytes per value (half random, half repeated text).
-    #[arg(long, default_value_t = 1024)]
-    value_bytes: usize,
-    /// Entries per durable commit, for puts and evictions.
-    #[arg(long, default_value_t = 1000)]
-    batch: usize,
-    /// Measured random gets (after a warm-up pass of as many).
-    #[arg(long, default_value_t = 200_000)]
-    gets: u64,
+    /// Entries, value size (half random, half repeated text), batch (also
+    /// the eviction batch) and measured gets (after a warm-up of as many).
+    #[command(flatten)]
+    shape: StoreShape,
     /// Directory in which the temporary stores are created. Default: the
     /// system temporary directory.
     #[arg(long)]
@@ -70,10 +63,10 @@ struct Args {
 impl Args {
     fn config(&self) -> RunConfig {
         RunConfig {
-            entries: self.entries,
-            value_bytes: self.value_bytes,
-            batch: self.batch,
-            gets: self.gets,
+            entries: self.shape.entries,
+            value_bytes: self.shape.value_bytes,
+            batch: self.shape.batch,
+            gets: self.shape.gets,
             seed: self.seed,
             engine: EngineOptions {
                 cache_bytes: self.cache_mb.map(|mb| mb << 20),
@@ -85,7 +78,10 @@ impl Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     ensure!(
-        args.entries > 0 && args.batch > 0 && args.gets > 0 && args.value_bytes > 0,
+        args.shape.entries > 0
+            && args.shape.batch > 0
+            && args.shape.gets > 0
+            && args.shape.value_bytes > 0,
         "--entries, --batch, --gets and --value-bytes must be greater than zero"
     );
     if let Some(dir) = &args.crash_child {
@@ -137,9 +133,9 @@ fn run_crash_child(args: &Args, kind: EngineKind, dir: &Path) -> anyhow::Result<
         .arg("--crash-child")
         .arg(dir)
         .args(["--engines", kind.name()])
-        .args(["--entries", &args.entries.to_string()])
-        .args(["--value-bytes", &args.value_bytes.to_string()])
-        .args(["--batch", &args.batch.to_string()])
+        .args(["--entries", &args.shape.entries.to_string()])
+        .args(["--value-bytes", &args.shape.value_bytes.to_string()])
+        .args(["--batch", &args.shape.batch.to_string()])
         .args(["--seed", &args.seed.to_string()]);
     if let Some(mb) = args.cache_mb {
         command.args(["--cache-mb", &mb.to_string()]);
@@ -182,10 +178,10 @@ fn render(command: &str, args: &Args, reports: &[EngineReport]) -> anyhow::Resul
     writeln!(
         out,
         "workload: {} entries of {} B, batches of {}, {} gets, caches: {}",
-        args.entries,
-        args.value_bytes,
-        args.batch,
-        args.gets,
+        args.shape.entries,
+        args.shape.value_bytes,
+        args.shape.batch,
+        args.shape.gets,
         args.cache_mb.map_or_else(
             || "engine defaults".to_owned(),
             |mb| format!("{mb} MiB each")

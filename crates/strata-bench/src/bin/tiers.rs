@@ -26,22 +26,15 @@ use rand::rngs::SmallRng;
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use strata::tier::disk::DiskTier;
 use strata::{MemoryCache, Tier, TierWrite, TieredCache};
+use strata_bench::workload::StoreShape;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks of the tiered cache and the disk tier")]
 struct Args {
-    /// Keys stored in the disk tier.
-    #[arg(long, default_value_t = 1_000_000)]
-    entries: u64,
-    /// Bytes per stored value.
-    #[arg(long, default_value_t = 1024)]
-    value_bytes: usize,
-    /// Writes per `put_many` batch while loading.
-    #[arg(long, default_value_t = 1000)]
-    batch: usize,
-    /// Random gets timed on the disk tier.
-    #[arg(long, default_value_t = 200_000)]
-    gets: usize,
+    /// The disk store: entries, value bytes (random), `put_many` batch, and
+    /// random gets timed.
+    #[command(flatten)]
+    shape: StoreShape,
     /// Hits timed per round of the L1 comparison.
     #[arg(long, default_value_t = 2_000_000)]
     l1_ops: usize,
@@ -142,7 +135,7 @@ async fn l1_overhead(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
 async fn disk(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
     let dir = tempfile::tempdir_in(&args.dir).context("temp dir")?;
     let path = dir.path().join("store.redb");
-    let max_bytes = (args.entries * (args.value_bytes as u64 + 64)).max(1 << 20) * 2;
+    let max_bytes = (args.shape.entries * (args.shape.value_bytes as u64 + 64)).max(1 << 20) * 2;
     let open = || {
         DiskTier::builder(&path)
             .max_bytes(max_bytes)
@@ -151,12 +144,12 @@ async fn disk(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
     };
     let tier = open()?;
     let mut rng = SmallRng::seed_from_u64(args.seed);
-    let mut value = vec![0u8; args.value_bytes];
+    let mut value = vec![0u8; args.shape.value_bytes];
 
     let started = Instant::now();
     let mut next = 0u64;
-    while next < args.entries {
-        let end = (next + args.batch as u64).min(args.entries);
+    while next < args.shape.entries {
+        let end = (next + args.shape.batch as u64).min(args.shape.entries);
         let writes = (next..end)
             .map(|i| {
                 rng.fill_bytes(&mut value);
@@ -171,11 +164,11 @@ async fn disk(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
         next = end;
     }
     let load = started.elapsed();
-    let put_rate = args.entries as f64 / load.as_secs_f64();
+    let put_rate = args.shape.entries as f64 / load.as_secs_f64();
 
     // Warm the page cache with one pass over a sample, then time.
-    let sample: Vec<String> = (0..args.gets)
-        .map(|_| key(rng.random_range(0..args.entries)))
+    let sample: Vec<String> = (0..args.shape.gets)
+        .map(|_| key(rng.random_range(0..args.shape.entries)))
         .collect();
     for k in &sample {
         tier.get(k).await?;
@@ -196,7 +189,7 @@ async fn disk(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
     let file_bytes = std::fs::metadata(&path)?.len();
     let started = Instant::now();
     let tier = open()?;
-    let first = tier.get(&key(args.entries / 2)).await?;
+    let first = tier.get(&key(args.shape.entries / 2)).await?;
     let first_hit = started.elapsed();
     anyhow::ensure!(first.is_some(), "the reopened store lost its entries");
     tier.close().await?;
@@ -205,7 +198,7 @@ async fn disk(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
     Ok(vec![
         (
             "disk store: entries × value bytes".into(),
-            format!("{} × {}", args.entries, args.value_bytes),
+            format!("{} × {}", args.shape.entries, args.shape.value_bytes),
         ),
         (
             "disk store: file size (MB)".into(),
@@ -218,7 +211,7 @@ async fn disk(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
         (
             format!(
                 "disk put_many, batches of {} (puts/s; target ≥ 100,000)",
-                args.batch
+                args.shape.batch
             ),
             format!("{put_rate:.0}"),
         ),
