@@ -73,7 +73,7 @@ fn budget(round: u64) -> u64 {
 }
 
 fn open(dir: &Path, round: u64) -> DiskTier {
-    DiskTier::builder(dir.join("store.redb"))
+    DiskTier::builder(dir.join("store"))
         .max_bytes(budget(round))
         .max_entry_bytes(4096)
         .open()

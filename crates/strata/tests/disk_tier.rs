@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use strata::tier::disk::{DiskConfigError, DiskTier, DiskTierBuilder};
+use strata::tier::disk::{DiskConfigError, DiskTier, DiskTierBuilder, OnDamage};
 use strata::{
     KeyFilter, KeyPattern, ManualClock, Tier, TierError, TierHealth, TierWrite, WallClock,
 };
@@ -18,7 +18,7 @@ use strata::{
 const T0: u64 = 1_700_000_000_000;
 
 fn builder(dir: &Path) -> DiskTierBuilder {
-    DiskTier::builder(dir.join("store.redb"))
+    DiskTier::builder(dir.join("store"))
 }
 
 fn write(key: &str, bytes: &[u8], expires_at_ms: Option<u64>) -> TierWrite {
@@ -66,7 +66,6 @@ async fn put_get_delete_round_trip() {
 async fn values_epochs_and_counters_survive_close_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let tier = builder(dir.path()).open().unwrap();
-    assert!(!tier.was_repaired());
     for i in 0..100 {
         let key = format!("k{i}");
         tier.put(write(&key, key.repeat(10).as_bytes(), None))
@@ -80,7 +79,6 @@ async fn values_epochs_and_counters_survive_close_and_reopen() {
     tier.close().await.unwrap();
 
     let tier = builder(dir.path()).open().unwrap();
-    assert!(!tier.was_repaired(), "a clean close needs no repair");
     let after = tier.stats();
     assert_eq!((after.entries, after.bytes), (before.entries, before.bytes));
     assert_eq!(after.entries, 100);
@@ -108,7 +106,6 @@ async fn dropping_the_last_handle_commits_and_closes_the_file() {
     assert!(clone.get("kept").await.unwrap().is_some());
     drop(clone);
     let tier = builder(dir.path()).open().expect("the file was released");
-    assert!(!tier.was_repaired());
     assert_eq!(tier.get("kept").await.unwrap().as_deref(), Some(&b"v"[..]));
 }
 
@@ -322,9 +319,30 @@ async fn a_store_open_elsewhere_or_not_a_store_is_refused() {
     let again = builder(dir.path()).open();
     assert!(matches!(again, Err(TierError::Engine { .. })), "{again:?}");
     tier.close().await.unwrap();
-    let garbage = dir.path().join("garbage.redb");
+    // A file where the store's directory should be.
+    let garbage = dir.path().join("garbage");
     std::fs::write(&garbage, vec![0x5a; 10_000]).unwrap();
     assert!(DiskTier::builder(&garbage).open().is_err());
+    // A directory of something else: files fjall cannot read as its own.
+    // Refused when asked to fail; by default moved aside, kept, and replaced
+    // by a new store.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("version"), vec![0x5a; 100]).unwrap();
+    let refused = DiskTier::builder(&other).on_damage(OnDamage::Fail).open();
+    assert!(
+        matches!(refused, Err(TierError::Engine { .. })),
+        "{refused:?}"
+    );
+    let fresh = DiskTier::builder(&other).open().unwrap();
+    let recovery = fresh.recovery().expect("moved aside").clone();
+    assert_eq!(
+        std::fs::read(recovery.moved_to.join("version")).unwrap(),
+        vec![0x5a; 100]
+    );
+    assert_eq!(fresh.stats().entries, 0);
+    fresh.put(write("k", b"v", None)).await.unwrap();
+    assert_consistent(&fresh).await;
 }
 
 #[tokio::test]
@@ -424,10 +442,10 @@ async fn put_returns_only_once_the_write_is_in_the_file() {
         .open()
         .unwrap();
     tier.put(write("durable", b"yes", None)).await.unwrap();
-    // Copy the file as it is on disk now, while the tier keeps it open: the
-    // copy is what a crash at this instant would leave.
-    let copy = dir.path().join("copy.redb");
-    std::fs::copy(tier.path(), &copy).unwrap();
+    // Copy the store as it is on disk now, while the tier keeps it open:
+    // the copy is what a crash at this instant would leave.
+    let copy = dir.path().join("copy");
+    copy_dir(tier.path(), &copy);
     let crashed = DiskTier::builder(&copy).open().unwrap();
     assert_eq!(
         crashed.get("durable").await.unwrap().as_deref(),
@@ -502,10 +520,7 @@ fn invalid_settings_are_refused_at_open() {
             max: 100
         })
     ));
-    assert!(
-        !dir.path().join("store.redb").exists(),
-        "nothing is created"
-    );
+    assert!(!dir.path().join("store").exists(), "nothing is created");
 }
 
 #[tokio::test]
@@ -532,6 +547,10 @@ enum Step {
         value: u8,
         ttl_ms: Option<u16>,
     },
+    /// Several writes in one batch (one commit): keys may repeat, deadlines
+    /// may be past already, and the batch alone may exceed the budget, so
+    /// entries of the batch are evicted or expired by later ones.
+    PutMany(Vec<(u8, u8, Option<i16>)>),
     Delete(u8),
     Get(u8),
     Advance(u16),
@@ -543,6 +562,11 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => (0u8..16, any::<u8>(), proptest::option::of(1u16..500))
             .prop_map(|(key, value, ttl_ms)| Step::Put { key, value, ttl_ms }),
+        2 => proptest::collection::vec(
+            (0u8..16, any::<u8>(), proptest::option::of(-50i16..500)),
+            1..16
+        )
+        .prop_map(Step::PutMany),
         1 => (0u8..16).prop_map(Step::Delete),
         3 => (0u8..16).prop_map(Step::Get),
         1 => (1u16..300).prop_map(Step::Advance),
@@ -552,7 +576,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     /// Random operations against a model, with a budget small enough to
     /// evict: a get returns the last value written under the key or
@@ -579,6 +603,18 @@ proptest! {
                         let expires = ttl_ms.map(|ttl| clock.unix_millis() + u64::from(ttl));
                         tier.put(write(&key, &bytes, expires)).await.unwrap();
                         model.insert(key, (bytes, expires));
+                    }
+                    Step::PutMany(writes) => {
+                        let now = clock.unix_millis();
+                        let mut batch = Vec::new();
+                        for (key, value, ttl_ms) in writes {
+                            let key = format!("key{key}");
+                            let bytes = vec![value; usize::from(value % 32)];
+                            let expires = ttl_ms.map(|ttl| now.saturating_add_signed(i64::from(ttl)));
+                            batch.push(write(&key, &bytes, expires));
+                            model.insert(key, (bytes, expires));
+                        }
+                        tier.put_many(batch).await.unwrap();
                     }
                     Step::Delete(key) => {
                         let key = format!("key{key}");
@@ -607,5 +643,19 @@ proptest! {
                 assert!(tier.stats().bytes <= 8 * 40);
             }
         });
+    }
+}
+
+/// Copies the directory tree at `from` to `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }

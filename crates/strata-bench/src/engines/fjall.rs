@@ -34,6 +34,7 @@ impl FjallEngine {
         dir: &Path,
         options: &EngineOptions,
         max_journal: Option<u64>,
+        kv_separation: bool,
     ) -> anyhow::Result<Opened> {
         let mut builder = Database::builder(dir);
         if let Some(bytes) = options.cache_bytes {
@@ -43,7 +44,10 @@ impl FjallEngine {
             builder = builder.max_journaling_size(bytes);
         }
         let db = builder.open().context("opening fjall")?;
-        let values = db.keyspace("values", KeyspaceCreateOptions::default)?;
+        let values = db.keyspace("values", || {
+            KeyspaceCreateOptions::default()
+                .with_kv_separation(kv_separation.then(::fjall::KvSeparationOptions::default))
+        })?;
         let meta = db.keyspace("meta", KeyspaceCreateOptions::default)?;
         let order = db.keyspace("order", KeyspaceCreateOptions::default)?;
         Ok(Opened {

@@ -139,6 +139,11 @@ pub enum EngineKind {
     /// journal.
     #[value(name = "fjall-journal-64m")]
     FjallJournal64m,
+    /// fjall 3 with key-value separation on `values` (lsm-tree's default
+    /// blob options: values of 1 KiB and more go to blob files, which
+    /// compactions do not rewrite) and the 64 MiB journal cap.
+    #[value(name = "fjall-kv")]
+    FjallKv,
 }
 
 impl EngineKind {
@@ -150,6 +155,7 @@ impl EngineKind {
             Self::RedbQuickRepair => "redb-quick-repair",
             Self::Fjall => "fjall",
             Self::FjallJournal64m => "fjall-journal-64m",
+            Self::FjallKv => "fjall-kv",
         }
     }
 
@@ -162,8 +168,9 @@ impl EngineKind {
         match self {
             Self::Redb => redb::RedbEngine::open(dir, options, false),
             Self::RedbQuickRepair => redb::RedbEngine::open(dir, options, true),
-            Self::Fjall => fjall::FjallEngine::open(dir, options, None),
-            Self::FjallJournal64m => fjall::FjallEngine::open(dir, options, Some(64 << 20)),
+            Self::Fjall => fjall::FjallEngine::open(dir, options, None, false),
+            Self::FjallJournal64m => fjall::FjallEngine::open(dir, options, Some(64 << 20), false),
+            Self::FjallKv => fjall::FjallEngine::open(dir, options, Some(64 << 20), true),
         }
     }
 }

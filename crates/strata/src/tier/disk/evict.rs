@@ -21,24 +21,29 @@
 
 use hashbrown::HashSet;
 use parking_lot::Mutex;
-use redb::ReadableTable;
 
-use super::tables::{IndexEntry, map_err};
-use super::txn::Txn;
+use super::tables::{self, IndexEntry, map_err};
+use super::txn::{Ks, Txn};
 use crate::tier::TierError;
 
 /// The most keys recorded between two commits. Each costs the writer four
-/// B-tree updates in its next transaction, so this bounds the extra work a
-/// read-heavy load adds to a commit (about a millisecond at this size) and
-/// the memory of the set (a few tens of KiB of keys).
+/// keyspace updates in its next transaction, so this bounds the extra work a
+/// read-heavy load adds to a commit and the memory of the set (a few tens of
+/// KiB of keys).
 pub(super) const TOUCH_CAPACITY: usize = 1024;
+
+/// Eviction candidates read from `order` per range read. Creating a range
+/// over an LSM tree costs a seek in every level; reading a few dozen rows
+/// at once spreads that over as many evictions. Candidates are checked
+/// against `index` before use, so one removed or moved since is skipped.
+const VICTIM_BATCH: usize = 64;
 
 /// Keys read since the last commit.
 #[derive(Debug, Default)]
 pub(super) struct Touches {
     // A mutex, not a concurrent set: the critical section is one hash lookup
-    // (and an insert for a new key), far shorter than the redb read that
-    // precedes it, and the writer swaps the whole set out in O(1).
+    // (and an insert for a new key), far shorter than the read that precedes
+    // it, and the writer swaps the whole set out in O(1).
     keys: Mutex<HashSet<String>>,
 }
 
@@ -62,21 +67,16 @@ impl Txn<'_> {
     /// order.
     pub(super) fn apply_touches(&mut self, touched: HashSet<String>) -> Result<(), TierError> {
         for key in touched {
-            let Some(entry) = self
-                .index
-                .get(key.as_str())
-                .map_err(map_err)?
-                .map(|guard| IndexEntry::from_tuple(guard.value()))
-            else {
+            let Some(entry) = self.entry(&key)? else {
                 continue;
             };
             let seq = self.take_seq();
-            self.order.remove(entry.seq).map_err(map_err)?;
-            self.order.insert(seq, key.as_str()).map_err(map_err)?;
             let moved = IndexEntry { seq, ..entry };
-            self.index
-                .insert(key.as_str(), moved.to_tuple())
-                .map_err(map_err)?;
+            self.del(Ks::Order, &tables::order_key(entry.seq));
+            self.changes.added_order.remove(&entry.seq);
+            self.set(Ks::Order, &tables::order_key(seq), key.as_bytes().to_vec());
+            self.set(Ks::Index, key.as_bytes(), moved.encode().to_vec());
+            self.changes.added_order.insert(seq, key);
         }
         Ok(())
     }
@@ -85,37 +85,56 @@ impl Txn<'_> {
     /// fit within `max_bytes` (or nothing is left to remove).
     pub(super) fn make_room(&mut self, incoming: u64) -> Result<(), TierError> {
         while self.counters.bytes.saturating_add(incoming) > self.max_bytes {
-            if self.remove_one_expired()? {
+            if self.remove_one_expired()?.is_some() {
                 continue;
             }
-            let victim = self
-                .order
-                .first()
-                .map_err(map_err)?
-                .map(|(_, key)| key.value().to_owned());
-            let Some(victim) = victim else {
+            let Some((seq, key)) = self.next_victim()? else {
                 // Nothing left: the counters say bytes remain but no entry
-                // does, which only a damaged file can cause. Reset rather
+                // does, which only a damaged store can cause. Reset rather
                 // than loop; verify() would have reported it.
                 self.counters.bytes = 0;
                 self.counters.entries = 0;
                 break;
             };
-            if self.remove(&victim)?.is_some() {
-                self.evictions += 1;
-            } else {
-                // An order row without an index row (damaged file): drop the
-                // row so the loop makes progress.
-                let orphan = self
-                    .order
-                    .first()
-                    .map_err(map_err)?
-                    .map(|(seq, _)| seq.value());
-                if let Some(seq) = orphan {
-                    self.order.remove(seq).map_err(map_err)?;
+            if self.entry(&key)?.is_some_and(|entry| entry.seq == seq) {
+                if self.remove(&key)?.is_some() {
+                    self.evictions += 1;
                 }
+            } else {
+                // A candidate moved or removed since it was read (its row is
+                // gone already, the delete is a no-op), or an order row
+                // without an index row (damaged store): drop the row so the
+                // loop makes progress.
+                self.del(Ks::Order, &tables::order_key(seq));
             }
         }
         Ok(())
+    }
+
+    /// The oldest eviction candidate: committed `order` rows from the
+    /// cursor on, then (when none is left) the rows this batch added, which
+    /// all have higher seqs.
+    fn next_victim(&mut self) -> Result<Option<(u64, String)>, TierError> {
+        if self.victims.is_empty() {
+            let from = tables::order_key(self.cursors.order);
+            for guard in self.store.order.range(&from[..]..).take(VICTIM_BATCH) {
+                let (seq, key) = guard.into_inner().map_err(map_err)?;
+                let seq = tables::decode_order_key(&seq)?;
+                self.victims.push_back((seq, tables::utf8(&key)?));
+            }
+        }
+        let victim = match self.victims.pop_front() {
+            Some(victim) => Some(victim),
+            None => self
+                .changes
+                .added_order
+                .first_key_value()
+                .map(|(seq, key)| (*seq, key.clone())),
+        };
+        if let Some((seq, _)) = &victim {
+            // Everything below `seq` is gone: the next search starts above.
+            self.cursors.order = seq.saturating_add(1);
+        }
+        Ok(victim)
     }
 }

@@ -1,50 +1,33 @@
 //! Opening and closing: the file, the tables of a new store, the writer
 //! thread, and releasing all of it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use fjall::Readable;
 use parking_lot::Mutex;
-use redb::{Database, ReadableDatabase, ReadableTable};
 use tokio::sync::oneshot;
 
-use super::builder::DiskTierBuilder;
+use super::builder::{DiskTierBuilder, OnDamage};
 use super::state::Shared;
-use super::tables::{Counters, FORMAT_VERSION, META, META_FORMAT, TIER, closed, map_err};
-use super::txn::Txn;
+use super::store::{self, Store};
+use super::tables::{Counters, FORMAT_VERSION, META_FORMAT, TIER, closed, map_err};
+use super::txn::{Cursors, Txn};
 use super::writer::{Writer, WriterConfig};
-use super::{Ack, DiskTier, Inner, Op, Request, blocking};
+use super::{Ack, DiskTier, Inner, Op, Recovery, Request, blocking};
 use crate::tier::TierError;
 
 impl DiskTier {
     pub(super) fn open(builder: DiskTierBuilder) -> Result<Self, TierError> {
-        if let Some(parent) = builder.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| TierError::Io {
-                tier: TIER.to_owned(),
-                source,
-            })?;
-        }
-        let repaired = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&repaired);
-        let db = Database::builder()
-            .set_cache_size(builder.cache_size())
-            .set_repair_callback(move |_| flag.store(true, Ordering::Relaxed))
-            .create(&builder.path)
-            .map_err(map_err)?;
-        Self::start(builder, db, repaired.load(Ordering::Relaxed))
-    }
-
-    /// Prepares an open database and starts the writer thread. Separate from
-    /// `open` so that unit tests can hand in a database on a faulty backend.
-    pub(super) fn start(
-        builder: DiskTierBuilder,
-        db: Database,
-        repaired: bool,
-    ) -> Result<Self, TierError> {
-        let counters = prepare(&db)?;
-        let db = Arc::new(db);
+        std::fs::create_dir_all(&builder.path).map_err(|source| TierError::Io {
+            tier: TIER.to_owned(),
+            source,
+        })?;
+        let (store, recovery) = open_or_move_aside(&builder)?;
+        let counters = prepare(&store)?;
+        let db = Arc::new(store);
         let shared = Arc::new(Shared::new(
             Arc::clone(&db),
             Arc::clone(&builder.clock),
@@ -57,12 +40,12 @@ impl DiskTier {
             shared: Arc::clone(&shared),
             rx,
             counters,
+            cursors: Cursors::default(),
             config: WriterConfig {
                 flush_interval: builder.flush_interval,
                 max_batch: builder.max_batch,
                 sweep_interval: Some(builder.sweep_interval).filter(|every| !every.is_zero()),
                 max_bytes: builder.max_bytes,
-                quick_repair: builder.quick_repair,
             },
         };
         let handle = std::thread::Builder::new()
@@ -80,7 +63,7 @@ impl DiskTier {
                 writer: Mutex::new(Some(handle)),
                 max_entry_bytes: builder.entry_limit(),
                 read_path: builder.read_path,
-                repaired,
+                recovery,
             }),
         })
     }
@@ -143,11 +126,37 @@ impl Drop for Inner {
     }
 }
 
-/// Drops the last handle on the database once in-flight reads (which hold
-/// clones for microseconds) have finished, so the file is closed when this
-/// returns. Runs on a blocking thread: redb's close writes and syncs.
-fn release(db: Arc<Database>) {
-    let weak: Weak<Database> = Arc::downgrade(&db);
+/// Opens the store; a damaged one is moved aside and replaced by a new one
+/// when the builder says so.
+fn open_or_move_aside(builder: &DiskTierBuilder) -> Result<(Store, Option<Recovery>), TierError> {
+    let options = builder.store_options();
+    let error = match Store::open(&builder.path, options) {
+        Ok(store) => return Ok((store, None)),
+        Err(error) => error,
+    };
+    if builder.on_damage == OnDamage::Fail || !store::is_damage(&error) {
+        return Err(map_err(error));
+    }
+    let reason = error.to_string();
+    let mut name = builder.path.file_name().unwrap_or_default().to_owned();
+    name.push(format!(".damaged-{}", builder.clock.unix_millis()));
+    let moved_to = builder.path.with_file_name(name);
+    let io = |source| TierError::Io {
+        tier: TIER.to_owned(),
+        source,
+    };
+    std::fs::rename(&builder.path, &moved_to).map_err(io)?;
+    std::fs::create_dir_all(&builder.path).map_err(io)?;
+    let store = Store::open(&builder.path, options).map_err(map_err)?;
+    Ok((store, Some(Recovery { moved_to, reason })))
+}
+
+/// Drops the last handle on the store once in-flight reads (which hold
+/// clones for microseconds) have finished, so that fjall has stopped its
+/// workers and synced its journal when this returns. Runs on a blocking
+/// thread: fjall's shutdown joins threads and syncs.
+fn release(db: Arc<Store>) {
+    let weak: Weak<Store> = Arc::downgrade(&db);
     drop(db);
     // Readers clone the Arc only while the slot holds it; the slot is empty
     // now, so the count can only fall, and it falls within microseconds
@@ -158,35 +167,25 @@ fn release(db: Arc<Database>) {
     }
 }
 
-/// Creates the tables of a new file, checks the layout version of an
-/// existing one, and returns its counters: a read of one small table.
-fn prepare(db: &Database) -> Result<Counters, TierError> {
-    {
-        let txn = db.begin_read().map_err(map_err)?;
-        match txn.open_table(META) {
-            Ok(meta) => return check_format(&meta),
-            Err(redb::TableError::TableDoesNotExist(_)) => {}
-            Err(error) => return Err(map_err(error)),
+/// Writes the layout version of a new store, checks it in an existing one,
+/// and returns the counters: a few reads of one small keyspace.
+fn prepare(store: &Store) -> Result<Counters, TierError> {
+    let snapshot = store.db.snapshot();
+    match store::read_meta(&snapshot, store, META_FORMAT)? {
+        Some(FORMAT_VERSION) => store::read_counters(&snapshot, store),
+        Some(other) => Err(TierError::engine(
+            TIER,
+            format!("unsupported disk tier layout {other}; this build reads {FORMAT_VERSION}"),
+        )),
+        None if !snapshot.is_empty(&store.index).map_err(map_err)? => Err(TierError::engine(
+            TIER,
+            "the store has entries but no layout version: it is damaged or not a disk tier",
+        )),
+        None => {
+            drop(snapshot);
+            let mut txn = Txn::open(store, Counters::default(), Cursors::default(), 0, u64::MAX);
+            txn.write_format(FORMAT_VERSION)?;
+            Ok(Counters::default())
         }
     }
-    let txn = db.begin_write().map_err(map_err)?;
-    {
-        let tables = Txn::open(&txn, Counters::default(), 0, u64::MAX)?;
-        tables.finish()?;
-        let mut meta = txn.open_table(META).map_err(map_err)?;
-        meta.insert(META_FORMAT, FORMAT_VERSION).map_err(map_err)?;
-    }
-    txn.commit().map_err(map_err)?;
-    Ok(Counters::default())
-}
-
-fn check_format(meta: &impl ReadableTable<&'static str, u64>) -> Result<Counters, TierError> {
-    let format = meta.get(META_FORMAT).map_err(map_err)?.map(|v| v.value());
-    if format != Some(FORMAT_VERSION) {
-        return Err(TierError::engine(
-            TIER,
-            format!("unsupported disk tier layout {format:?}; this build reads {FORMAT_VERSION}"),
-        ));
-    }
-    Counters::load(meta)
 }

@@ -1,23 +1,26 @@
-//! The persistent disk tier, on [redb](https://docs.rs/redb): [`DiskTier`].
+//! The persistent disk tier, on [fjall](https://docs.rs/fjall): [`DiskTier`].
 //!
-//! A key → envelope store in one file that survives restarts, bounded by
-//! bytes, with group commit, expiry and tag epochs. `docs/disk-tier.md`
-//! describes the design and its measurements; in short:
+//! A key → envelope store in one directory that survives restarts, bounded
+//! by bytes, with group commit, expiry and tag epochs. `docs/disk-tier.md`
+//! describes the design and its measurements, and `docs/disk-engines.md`
+//! why fjall (an LSM tree) rather than redb (a B-tree); in short:
 //!
-//! * **Writes** go to one writer thread that commits them in batches with
-//!   `fsync`; `put` returns once its batch is durable.
-//! * **Reads** use redb read transactions and never wait for the writer.
+//! * **Writes** go to one writer thread that commits them in batches, one
+//!   journal `fdatasync` per batch; `put` returns once its batch is durable.
+//! * **Reads** read the latest committed state and never wait for the
+//!   writer.
 //! * **Bounded** by `max_bytes` of keys plus envelopes: expired entries
 //!   leave first, then the least recently used.
 //! * **Expiry**: lazily on `get`, by a background sweep, and for room.
-//! * **Opening** reads a few counters, never the values.
+//! * **Opening** replays at most `max_journal_bytes` of journal and reads a
+//!   few counters, never the values.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), strata::TierError> {
 //! use strata::tier::disk::DiskTier;
 //! use strata::{Tier, TierWrite};
 //!
-//! let tier = DiskTier::builder("/tmp/strata-example/cache.redb")
+//! let tier = DiskTier::builder("/tmp/strata-example/cache")
 //!     .max_bytes(256 << 20)
 //!     .open()?;
 //! tier.put(TierWrite { key: "k".into(), bytes: b"envelope".to_vec(), expires_at_ms: None })
@@ -35,6 +38,7 @@ mod lifecycle;
 mod read;
 mod request;
 mod state;
+mod store;
 mod sweep;
 mod tables;
 mod tier_impl;
@@ -42,7 +46,9 @@ mod txn;
 mod verify;
 mod writer;
 
-pub use builder::{DiskConfigError, DiskTierBuilder, MAX_ENTRY_LIMIT, ReadPath};
+pub use builder::{
+    DiskConfigError, DiskTierBuilder, MAX_ENTRY_LIMIT, MAX_KEY_BYTES, OnDamage, ReadPath,
+};
 pub use verify::VerifyReport;
 
 use std::path::{Path, PathBuf};
@@ -52,7 +58,6 @@ use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
-use redb::Database;
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::oneshot;
 
@@ -94,29 +99,36 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     max_entry_bytes: u64,
     read_path: ReadPath,
-    repaired: bool,
+    recovery: Option<Recovery>,
+}
+
+/// What opening did with a damaged store (see [`OnDamage::MoveAside`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Recovery {
+    /// Where the damaged directory now is.
+    pub moved_to: PathBuf,
+    /// The engine's account of the damage.
+    pub reason: String,
 }
 
 impl DiskTier {
-    /// Settings for a store in the file at `path` (created, with its parent
-    /// directory, if missing).
+    /// Settings for a store in the directory `path` (created, with its
+    /// parents, if missing). The directory belongs to the tier: put nothing
+    /// else in it.
     pub fn builder(path: impl Into<PathBuf>) -> DiskTierBuilder {
         DiskTierBuilder::new(path.into())
     }
 
-    /// The path of the database file.
+    /// The directory of the store.
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
 
-    /// Whether opening ran redb's full repair, a walk of every page of the
-    /// file: the previous process did not close the file cleanly (a crash, a
-    /// kill) and its last commit had not saved the allocator state, as with
-    /// [`quick_repair(false)`](DiskTierBuilder::quick_repair). With quick
-    /// repair on (the default) a crash is recovered without it, and this
-    /// stays `false`.
-    pub fn was_repaired(&self) -> bool {
-        self.inner.repaired
+    /// Whether this open found the store damaged and started a new one,
+    /// and where the old one went. `None` after a normal open.
+    pub fn recovery(&self) -> Option<&Recovery> {
+        self.inner.recovery.as_ref()
     }
 
     /// Removes every expired entry now, in bounded transactions, and returns
@@ -137,8 +149,8 @@ impl DiskTier {
     }
 
     /// Recounts the store and checks that its tables and counters agree: the
-    /// invariant checker for tests and tools. Reads every table, values
-    /// included, in one read transaction (a consistent snapshot).
+    /// invariant checker for tests and tools. Reads every keyspace, values
+    /// included, in one snapshot.
     ///
     /// # Errors
     /// [`TierError`] when the store cannot be read (a corrupt record is a
@@ -194,7 +206,7 @@ impl DiskTier {
     /// Runs a read as the configured [`ReadPath`] says.
     async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Database) -> Result<T, TierError> + Send + 'static,
+        f: impl FnOnce(&store::Store) -> Result<T, TierError> + Send + 'static,
     ) -> Result<T, TierError> {
         let db = self.inner.shared.db()?;
         let flavor = tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor());

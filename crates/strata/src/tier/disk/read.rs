@@ -1,15 +1,16 @@
-//! The read path: lookups, scans and tag epochs, each in one redb read
-//! transaction. Readers never wait for the writer: redb's MVCC gives each
-//! read transaction the last committed state, which includes every
-//! acknowledged write (the writer acknowledges after the commit).
+//! The read path: lookups, scans and tag epochs. Readers never wait for the
+//! writer: they read fjall's latest committed state, which includes every
+//! acknowledged write (the writer acknowledges after the commit). A batch
+//! read takes one snapshot, so its keys are read at one point in time.
 //!
 //! These functions block (a page-cache miss is a `pread`); the tier runs
 //! them inline or on tokio's blocking pool as its
 //! [`ReadPath`](super::ReadPath) says.
 
-use redb::{Database, ReadTransaction, ReadableDatabase};
+use fjall::Readable;
 
-use super::tables::{self, INDEX, IndexEntry, TAGS, VALUES, is_expired, map_err};
+use super::store::{self, Store};
+use super::tables::{self, IndexEntry, is_expired, map_err};
 use crate::tier::{KeyFilter, TierError};
 
 /// What a lookup found.
@@ -24,69 +25,63 @@ pub(super) enum Lookup {
     Expired(u64),
 }
 
-fn begin(db: &Database) -> Result<ReadTransaction, TierError> {
-    db.begin_read().map_err(map_err)
-}
-
-/// Looks up each of `keys` at `now_ms`, in one read transaction.
+/// Looks up each of `keys` at `now_ms`.
 pub(super) fn lookup<'k>(
-    db: &Database,
-    keys: impl IntoIterator<Item = &'k str>,
+    store: &Store,
+    keys: impl ExactSizeIterator<Item = &'k str>,
     now_ms: u64,
 ) -> Result<Vec<Lookup>, TierError> {
-    let txn = begin(db)?;
-    let values = txn.open_table(VALUES).map_err(map_err)?;
-    keys.into_iter()
-        .map(|key| {
-            let Some(record) = values.get(key).map_err(map_err)? else {
-                return Ok(Lookup::Miss);
-            };
-            let (expires_at_ms, envelope) = tables::decode_value(key, record.value())?;
-            Ok(if is_expired(expires_at_ms, now_ms) {
-                Lookup::Expired(expires_at_ms)
-            } else {
-                Lookup::Hit(envelope.to_vec())
-            })
-        })
-        .collect()
+    if keys.len() == 1 {
+        // One key needs no snapshot: a point read is already atomic.
+        return keys
+            .map(|key| classify(key, store.values.get(key).map_err(map_err)?, now_ms))
+            .collect();
+    }
+    let snapshot = store.db.snapshot();
+    keys.map(|key| {
+        let record = snapshot.get(&store.values, key).map_err(map_err)?;
+        classify(key, record, now_ms)
+    })
+    .collect()
+}
+
+fn classify(key: &str, record: Option<fjall::UserValue>, now_ms: u64) -> Result<Lookup, TierError> {
+    let Some(record) = record else {
+        return Ok(Lookup::Miss);
+    };
+    let (expires_at_ms, envelope) = tables::decode_value(key, &record)?;
+    Ok(if is_expired(expires_at_ms, now_ms) {
+        Lookup::Expired(expires_at_ms)
+    } else {
+        Lookup::Hit(envelope.to_vec())
+    })
 }
 
 /// The live keys `filter` selects: a range of `index` from the filter's
 /// literal prefix, never reading a value. Expired entries not yet swept are
 /// left out, as `get` would miss them.
 pub(super) fn scan(
-    db: &Database,
+    store: &Store,
     filter: &KeyFilter,
     now_ms: u64,
 ) -> Result<Vec<String>, TierError> {
-    let txn = begin(db)?;
-    let index = txn.open_table(INDEX).map_err(map_err)?;
-    let prefix = filter.literal_prefix();
+    let snapshot = store.db.snapshot();
     let mut keys = Vec::new();
-    for row in index.range::<&str>(prefix..).map_err(map_err)? {
-        let (key, entry) = row.map_err(map_err)?;
-        let key = key.value();
-        if !key.starts_with(prefix) {
-            break;
-        }
-        let entry = IndexEntry::from_tuple(entry.value());
-        if filter.matches(key) && !is_expired(entry.expires_at_ms, now_ms) {
-            keys.push(key.to_owned());
+    for guard in snapshot.prefix(&store.index, filter.literal_prefix()) {
+        let (key, record) = guard.into_inner().map_err(map_err)?;
+        let entry = IndexEntry::decode(&key, &record)?;
+        let key = tables::utf8(&key)?;
+        if filter.matches(&key) && !is_expired(entry.expires_at_ms, now_ms) {
+            keys.push(key);
         }
     }
     Ok(keys)
 }
 
 /// The epochs of `tags` (0 for a tag never bumped).
-pub(super) fn tag_epochs(db: &Database, tags: &[String]) -> Result<Vec<u64>, TierError> {
-    let txn = begin(db)?;
-    let table = txn.open_table(TAGS).map_err(map_err)?;
+pub(super) fn tag_epochs(store: &Store, tags: &[String]) -> Result<Vec<u64>, TierError> {
+    let snapshot = store.db.snapshot();
     tags.iter()
-        .map(|tag| {
-            Ok(table
-                .get(tag.as_str())
-                .map_err(map_err)?
-                .map_or(0, |guard| guard.value()))
-        })
+        .map(|tag| store::read_tag(&snapshot, store, tag))
         .collect()
 }

@@ -5,21 +5,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
-use redb::Database;
 
 use super::evict::Touches;
+use super::store::Store;
 use super::tables::{Counters, closed};
 use crate::WallClock;
 use crate::tier::{TierError, TierHealth, TierStats};
 
 /// State shared by every handle and the writer thread.
 pub(super) struct Shared {
-    /// The open database; `None` once closed. Behind a lock only so that
+    /// The open store; `None` once closed. Behind a lock only so that
     /// `close` can take it out and let the file close while handles remain:
     /// readers hold the read lock just long enough to clone the `Arc`
     /// (parking_lot's `RwLock`: no poisoning, and an uncontended read lock is
     /// one atomic operation).
-    pub(super) db: RwLock<Option<Arc<Database>>>,
+    pub(super) db: RwLock<Option<Arc<Store>>>,
     pub(super) clock: Arc<dyn WallClock>,
     pub(super) touches: Touches,
     pub(super) stats: Stats,
@@ -27,11 +27,15 @@ pub(super) struct Shared {
     pub(super) closed: AtomicBool,
     /// Why the last transaction failed, until one succeeds.
     failure: Mutex<Option<TierHealth>>,
+    /// Fault injection for tests: how many more commits succeed before
+    /// every commit fails (`u64::MAX`: no failures).
+    #[cfg(test)]
+    pub(super) commits_left: Arc<AtomicU64>,
 }
 
 impl Shared {
     pub(super) fn new(
-        db: Arc<Database>,
+        db: Arc<Store>,
         clock: Arc<dyn WallClock>,
         counters: Counters,
         max_bytes: u64,
@@ -50,17 +54,19 @@ impl Shared {
             stats,
             closed: AtomicBool::new(false),
             failure: Mutex::new(None),
+            #[cfg(test)]
+            commits_left: Arc::new(AtomicU64::new(u64::MAX)),
         }
     }
 
     /// The database, or `Closed`.
-    pub(super) fn db(&self) -> Result<Arc<Database>, TierError> {
+    pub(super) fn db(&self) -> Result<Arc<Store>, TierError> {
         self.db.read().clone().ok_or_else(closed)
     }
 
     /// Notes that a transaction failed: an I/O error makes the tier `Down`
-    /// (the disk is failing or full; redb refuses further writes after a
-    /// failed commit), anything else `Degraded`.
+    /// (the disk is failing or full; fjall refuses further writes after a
+    /// failed journal write), anything else `Degraded`.
     pub(super) fn record_failure(&self, error: &TierError) {
         let health = match error {
             TierError::Io { .. } => TierHealth::Down(format!("last commit failed: {error}")),

@@ -1,52 +1,47 @@
-//! The layout of the database file: six redb tables, the record formats in
-//! them, the persisted counters, and how redb errors become [`TierError`]s.
+//! The layout of the store: six fjall keyspaces, the record formats in them,
+//! the persisted counters, and how fjall errors become [`TierError`]s.
 //!
-//! | table | key → value | what for |
+//! | keyspace | key → value | what for |
 //! | --- | --- | --- |
 //! | `values` | key → `[expires_at_ms: u64 LE][envelope]` | `get`: one lookup answers hit, miss or expired |
-//! | `index` | key → `(seq, expires_at_ms, size)` | the writer's view of an entry, without touching its value; `scan` |
-//! | `order` | seq → key | eviction order: lowest seq = least recently written or read |
-//! | `expiry` | `(expires_at_ms, key)` → `()` | the sweep and expired-first eviction, soonest first |
-//! | `tags` | tag → epoch | tag epochs |
-//! | `meta` | name → u64 | format version and the counters below |
+//! | `index` | key → `[seq][expires_at_ms][size]` (3 × u64 LE) | the writer's view of an entry, without touching its value; `scan` |
+//! | `order` | seq (u64 BE) → key | eviction order: lowest seq = least recently written or read |
+//! | `expiry` | `[expires_at_ms: u64 BE][key]` → empty | the sweep and expired-first eviction, soonest first |
+//! | `tags` | tag → epoch (u64 LE) | tag epochs |
+//! | `meta` | name → u64 LE | format version and the counters below |
 //!
-//! Every write transaction updates all of them together, so after a crash
-//! redb hands back a state in which they agree (the crash test checks it with
-//! [`verify`](super::DiskTier::verify)).
+//! Big-endian where a key is a number, so that byte order is numeric order.
+//! Every writer transaction updates all of them together in one atomic,
+//! journaled batch, so after a crash fjall's journal replay hands back a
+//! state in which they agree (the crash test checks it with
+//! [`verify`](super::DiskTier::verify)). `values` keeps envelopes of 1 KiB
+//! and more in blob files (fjall's key-value separation), which compactions
+//! of the key tree do not rewrite: see `docs/disk-tier.md`.
 
 use std::io;
-
-use redb::{ReadableTable, TableDefinition};
 
 use crate::tier::TierError;
 
 /// The tier's name, in stats, logs and errors.
 pub(super) const TIER: &str = "disk";
 
-/// Key → expiry header + envelope. The expiry is duplicated here (it is also
-/// in `index`) so that a `get` needs one B-tree lookup, not two.
-pub(super) const VALUES: TableDefinition<'static, &'static str, &'static [u8]> =
-    TableDefinition::new("values");
-/// Key → `(seq, expires_at_ms, size)`; see [`IndexEntry`].
-pub(super) const INDEX: TableDefinition<'static, &'static str, (u64, u64, u64)> =
-    TableDefinition::new("index");
-/// Sequence number → key: the eviction order.
-pub(super) const ORDER: TableDefinition<'static, u64, &'static str> = TableDefinition::new("order");
-/// `(expires_at_ms, key)` → nothing: entries that expire, soonest first.
-pub(super) const EXPIRY: TableDefinition<'static, (u64, &'static str), ()> =
-    TableDefinition::new("expiry");
-/// Tag → epoch.
-pub(super) const TAGS: TableDefinition<'static, &'static str, u64> = TableDefinition::new("tags");
-/// Counter name → value.
-pub(super) const META: TableDefinition<'static, &'static str, u64> = TableDefinition::new("meta");
+/// Keyspace names, in the table above.
+pub(super) const VALUES: &str = "values";
+pub(super) const INDEX: &str = "index";
+pub(super) const ORDER: &str = "order";
+pub(super) const EXPIRY: &str = "expiry";
+pub(super) const TAGS: &str = "tags";
+pub(super) const META: &str = "meta";
 
-/// The version of this layout, stored under [`META_FORMAT`]. Opening a file
-/// with another version fails rather than misreading it.
-pub(super) const FORMAT_VERSION: u64 = 1;
+/// The version of this layout, stored under [`META_FORMAT`]. Opening a store
+/// with another version fails rather than misreading it. Version 1 was the
+/// redb file of Strata 0.1; this layout is a directory, so the two never
+/// meet at the same path unless a user points one at the other.
+pub(super) const FORMAT_VERSION: u64 = 2;
 pub(super) const META_FORMAT: &str = "format";
-const META_BYTES: &str = "bytes";
-const META_ENTRIES: &str = "entries";
-const META_NEXT_SEQ: &str = "next_seq";
+pub(super) const META_BYTES: &str = "bytes";
+pub(super) const META_ENTRIES: &str = "entries";
+pub(super) const META_NEXT_SEQ: &str = "next_seq";
 
 /// `expires_at_ms` of an entry that never expires. An entry given an expiry
 /// of `u64::MAX` ms (half a billion years) is treated the same way.
@@ -67,17 +62,99 @@ pub(super) struct IndexEntry {
 }
 
 impl IndexEntry {
-    pub(super) fn from_tuple((seq, expires_at_ms, size): (u64, u64, u64)) -> Self {
-        Self {
+    /// The `index` record.
+    pub(super) fn encode(self) -> [u8; 24] {
+        let mut out = [0; 24];
+        out[..8].copy_from_slice(&self.seq.to_le_bytes());
+        out[8..16].copy_from_slice(&self.expires_at_ms.to_le_bytes());
+        out[16..].copy_from_slice(&self.size.to_le_bytes());
+        out
+    }
+
+    /// Reads an `index` record.
+    ///
+    /// # Errors
+    /// [`TierError::Engine`] when the record is not 24 bytes, which only a
+    /// damaged store can produce.
+    pub(super) fn decode(key: &[u8], record: &[u8]) -> Result<Self, TierError> {
+        let (Some(seq), Some(expires_at_ms), Some(size)) =
+            (u64_at(record, 0), u64_at(record, 8), u64_at(record, 16))
+        else {
+            return Err(damaged(key, "index", record.len()));
+        };
+        if record.len() != 24 {
+            return Err(damaged(key, "index", record.len()));
+        }
+        Ok(Self {
             seq,
             expires_at_ms,
             size,
-        }
+        })
     }
+}
 
-    pub(super) fn to_tuple(self) -> (u64, u64, u64) {
-        (self.seq, self.expires_at_ms, self.size)
+/// The little-endian u64 at `at` in `bytes`, if there are 8 bytes there.
+fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk = bytes.get(at..at.checked_add(8)?)?;
+    Some(u64::from_le_bytes(chunk.try_into().ok()?))
+}
+
+/// A little-endian u64 value (`tags`, `meta`).
+///
+/// # Errors
+/// [`TierError::Engine`] when the value is not 8 bytes.
+pub(super) fn decode_u64(key: &[u8], value: &[u8]) -> Result<u64, TierError> {
+    match value.try_into() {
+        Ok(bytes) => Ok(u64::from_le_bytes(bytes)),
+        Err(_) => Err(damaged(key, "u64", value.len())),
     }
+}
+
+/// The `order` key of a seq.
+pub(super) fn order_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+/// The seq of an `order` key.
+///
+/// # Errors
+/// [`TierError::Engine`] when the key is not 8 bytes.
+pub(super) fn decode_order_key(key: &[u8]) -> Result<u64, TierError> {
+    match key.try_into() {
+        Ok(bytes) => Ok(u64::from_be_bytes(bytes)),
+        Err(_) => Err(damaged(key, "order key", key.len())),
+    }
+}
+
+/// The `expiry` key of an entry: deadline first, so the keyspace is sorted
+/// soonest first.
+pub(super) fn expiry_key(expires_at_ms: u64, key: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + key.len());
+    out.extend_from_slice(&expires_at_ms.to_be_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out
+}
+
+/// Splits an `expiry` key into deadline and entry key.
+///
+/// # Errors
+/// [`TierError::Engine`] when the key is shorter than 8 bytes or the entry
+/// key is not UTF-8.
+pub(super) fn decode_expiry_key(raw: &[u8]) -> Result<(u64, String), TierError> {
+    let Some((deadline, key)) = raw.split_first_chunk::<8>() else {
+        return Err(damaged(raw, "expiry key", raw.len()));
+    };
+    Ok((u64::from_be_bytes(*deadline), utf8(key)?))
+}
+
+/// An entry key read back from the store.
+///
+/// # Errors
+/// [`TierError::Engine`] when the bytes are not UTF-8 (every key was written
+/// from a `&str`, so only a damaged store can hold one).
+pub(super) fn utf8(key: &[u8]) -> Result<String, TierError> {
+    String::from_utf8(key.to_vec())
+        .map_err(|_| TierError::engine(TIER, format!("key {key:?} is not UTF-8")))
 }
 
 /// Whether an entry expiring at `expires_at_ms` is expired at `now_ms`: the
@@ -98,22 +175,27 @@ pub(super) fn encode_value(expires_at_ms: u64, envelope: &[u8]) -> Vec<u8> {
 ///
 /// # Errors
 /// [`TierError::Engine`] when the record is shorter than its header, which
-/// only a damaged file can produce.
+/// only a damaged store can produce.
 pub(super) fn decode_value<'a>(key: &str, record: &'a [u8]) -> Result<(u64, &'a [u8]), TierError> {
     match record.split_first_chunk::<HEADER>() {
         Some((header, envelope)) => Ok((u64::from_le_bytes(*header), envelope)),
-        None => Err(TierError::engine(
-            TIER,
-            format!(
-                "record of key {key:?} is {} bytes, shorter than its header",
-                record.len()
-            ),
-        )),
+        None => Err(damaged(key.as_bytes(), "value", record.len())),
     }
 }
 
+/// The error for a record of the wrong shape.
+fn damaged(key: &[u8], what: &str, len: usize) -> TierError {
+    TierError::engine(
+        TIER,
+        format!(
+            "{what} record of key {:?} has a bad length ({len} bytes): the store is damaged",
+            String::from_utf8_lossy(key)
+        ),
+    )
+}
+
 /// The counters kept in `meta`, so that opening reads three numbers instead
-/// of counting the tables.
+/// of counting the keyspaces.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Counters {
     /// Sum of `size` over `index`.
@@ -124,48 +206,24 @@ pub(super) struct Counters {
     pub(super) next_seq: u64,
 }
 
-impl Counters {
-    /// Reads the counters from `meta` (zero for a new file).
-    pub(super) fn load(meta: &impl ReadableTable<&'static str, u64>) -> Result<Self, TierError> {
-        let read = |name: &str| -> Result<u64, TierError> {
-            Ok(meta.get(name).map_err(map_err)?.map_or(0, |v| v.value()))
-        };
-        Ok(Self {
-            bytes: read(META_BYTES)?,
-            entries: read(META_ENTRIES)?,
-            next_seq: read(META_NEXT_SEQ)?,
-        })
-    }
-
-    /// Writes the counters to `meta`, inside the caller's transaction.
-    pub(super) fn store(
-        &self,
-        meta: &mut redb::Table<'_, &'static str, u64>,
-    ) -> Result<(), TierError> {
-        meta.insert(META_BYTES, self.bytes).map_err(map_err)?;
-        meta.insert(META_ENTRIES, self.entries).map_err(map_err)?;
-        meta.insert(META_NEXT_SEQ, self.next_seq).map_err(map_err)?;
-        Ok(())
-    }
-}
-
-/// Converts any redb error into a [`TierError`]: I/O errors keep their
+/// Converts a fjall error into a [`TierError`]: I/O errors keep their
 /// `io::Error` (so the caller can tell a full disk from a bug), everything
-/// else is an engine error. Used for every redb call: nothing here panics
-/// on an engine error.
-pub(super) fn map_err(error: impl Into<redb::Error>) -> TierError {
-    match error.into() {
-        redb::Error::Io(source) => TierError::Io {
+/// else is an engine error. Used for every fjall call: nothing here panics on
+/// an engine error.
+pub(super) fn map_err(error: fjall::Error) -> TierError {
+    match error {
+        fjall::Error::Io(source) => TierError::Io {
             tier: TIER.to_owned(),
             source,
         },
-        // redb latches an I/O failure and refuses writes until the file is
-        // reopened: still an I/O error, so health reports the tier down.
-        redb::Error::PreviousIo => TierError::Io {
+        // fjall refuses writes after a failed journal write or flush, until
+        // the store is reopened: still an I/O error, so health reports the
+        // tier down.
+        fjall::Error::Poisoned => TierError::Io {
             tier: TIER.to_owned(),
-            source: io::Error::other("an earlier I/O error; close and reopen the store"),
+            source: io::Error::other("an earlier write failed; close and reopen the store"),
         },
-        other => TierError::engine(TIER, other),
+        other => TierError::engine(TIER, other.to_string()),
     }
 }
 
@@ -202,6 +260,31 @@ mod tests {
         assert_eq!(decode_value("k", &record).unwrap(), (42, &b"envelope"[..]));
         assert!(decode_value("k", &record[..HEADER - 1]).is_err());
         assert_eq!(decode_value("k", &record[..HEADER]).unwrap().1, b"");
+    }
+
+    #[test]
+    fn index_records_round_trip_and_bad_lengths_are_errors() {
+        let entry = IndexEntry {
+            seq: 7,
+            expires_at_ms: NEVER,
+            size: 1030,
+        };
+        assert_eq!(IndexEntry::decode(b"k", &entry.encode()).unwrap(), entry);
+        assert!(IndexEntry::decode(b"k", &entry.encode()[..23]).is_err());
+        assert!(IndexEntry::decode(b"k", &[0; 25]).is_err());
+    }
+
+    #[test]
+    fn keys_sort_numerically_and_round_trip() {
+        assert!(order_key(255) < order_key(256));
+        assert_eq!(decode_order_key(&order_key(1 << 40)).unwrap(), 1 << 40);
+        assert!(decode_order_key(b"short").is_err());
+        assert!(expiry_key(9, "z") < expiry_key(10, "a"));
+        assert_eq!(
+            decode_expiry_key(&expiry_key(10, "k/é")).unwrap(),
+            (10, "k/é".to_owned())
+        );
+        assert!(decode_expiry_key(b"1234567").is_err());
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! [`Tier`] for [`DiskTier`]: reads through redb read transactions, every
+//! [`Tier`] for [`DiskTier`]: reads of the latest committed state, every
 //! change through the writer thread.
 
 use async_trait::async_trait;
 
 use super::DiskTier;
+use super::builder::MAX_KEY_BYTES;
 use super::read::{self, Lookup};
 use super::request::{Ack, Op};
 use super::tables::TIER;
@@ -11,10 +12,28 @@ use super::txn::entry_size;
 use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
 
 impl DiskTier {
-    /// Looks up `keys` in one read transaction. Hits are recorded for the
+    /// Looks up `keys` (several in one snapshot). Hits are recorded for the
     /// eviction order; expired entries are misses, queued for deletion
-    /// without waiting for it.
+    /// without waiting for it. A key too long to be stored is a miss.
     async fn lookup(&self, keys: Vec<String>) -> Result<Vec<Option<Vec<u8>>>, TierError> {
+        if keys.iter().any(|key| key.len() > MAX_KEY_BYTES) {
+            let storable: Vec<String> = keys
+                .iter()
+                .filter(|key| key.len() <= MAX_KEY_BYTES)
+                .cloned()
+                .collect();
+            let mut found = Box::pin(self.lookup(storable)).await?.into_iter();
+            return Ok(keys
+                .iter()
+                .map(|key| {
+                    if key.len() > MAX_KEY_BYTES {
+                        None
+                    } else {
+                        found.next().flatten()
+                    }
+                })
+                .collect());
+        }
         let shared = &self.inner.shared;
         let now_ms = shared.clock.unix_millis();
         let (keys, found) = self
@@ -58,12 +77,20 @@ impl Tier for DiskTier {
     }
 
     /// Refuses the whole batch with [`TierError::TooLarge`], storing
-    /// nothing, if any entry exceeds `max_entry_bytes`; otherwise returns
-    /// once the batch is committed to disk.
+    /// nothing, if any entry exceeds `max_entry_bytes` or any key exceeds
+    /// [`MAX_KEY_BYTES`](super::MAX_KEY_BYTES); otherwise returns once the
+    /// batch is committed to disk.
     async fn put_many(&self, writes: Vec<TierWrite>) -> Result<(), TierError> {
         if writes.is_empty() {
             // Nothing to commit: no fsync for an empty batch.
             return self.check_open();
+        }
+        if let Some(write) = writes.iter().find(|write| write.key.len() > MAX_KEY_BYTES) {
+            return Err(TierError::TooLarge {
+                tier: TIER.to_owned(),
+                size: write.key.len() as u64,
+                limit: MAX_KEY_BYTES as u64,
+            });
         }
         let limit = self.inner.max_entry_bytes;
         if let Some(size) = writes.iter().map(entry_size).find(|&size| size > limit) {
@@ -78,13 +105,19 @@ impl Tier for DiskTier {
 
     /// Counts every stored entry removed, expired or not.
     async fn delete_many(&self, keys: &[String]) -> Result<u64, TierError> {
+        // A key too long to be stored cannot be present.
+        let keys: Vec<String> = keys
+            .iter()
+            .filter(|key| key.len() <= MAX_KEY_BYTES)
+            .cloned()
+            .collect();
         if keys.is_empty() {
             return self.check_open().map(|()| 0);
         }
-        self.request_count(Op::Delete(keys.to_vec())).await
+        self.request_count(Op::Delete(keys)).await
     }
 
-    /// Reads keys only, from the `index` table, starting at the filter's
+    /// Reads keys only, from the `index` keyspace, starting at the filter's
     /// literal prefix: a `Prefix` or a pattern with a literal start costs
     /// the matching range, `All` or a pattern starting with a wildcard costs
     /// every key. Keys of expired entries are left out.
@@ -94,7 +127,9 @@ impl Tier for DiskTier {
         self.read(move |db| read::scan(db, &filter, now_ms)).await
     }
 
-    /// One writer transaction: the scan and the deletes see the same state.
+    /// Runs on the writer thread, in atomic steps of a few thousand keys;
+    /// no write lands between the steps (the writer serves nothing else
+    /// meanwhile), but a crash between two steps leaves the later keys.
     async fn delete_matching(&self, filter: &KeyFilter) -> Result<u64, TierError> {
         self.request_count(Op::DeleteMatching(filter.clone())).await
     }
@@ -131,8 +166,8 @@ impl Tier for DiskTier {
 
     /// `Down` after [`close`](DiskTier::close) and while the last commit
     /// failed with an I/O error; `Degraded` while it failed otherwise. Back
-    /// to `Healthy` after the next successful commit (after a failed commit
-    /// redb may refuse writes until the store is closed and reopened).
+    /// to `Healthy` after the next successful commit (after a failed journal
+    /// write fjall refuses writes until the store is closed and reopened).
     async fn health(&self) -> TierHealth {
         self.inner.shared.health()
     }

@@ -1,11 +1,10 @@
-//! The invariant checker: recounts the tables of one committed state and
+//! The invariant checker: recounts the keyspaces of one committed state and
 //! compares them with each other and with the persisted counters.
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use fjall::Readable;
 
-use super::tables::{
-    self, Counters, EXPIRY, INDEX, IndexEntry, META, NEVER, ORDER, VALUES, map_err,
-};
+use super::store::{self, Store};
+use super::tables::{self, IndexEntry, NEVER, map_err};
 use crate::error::InvariantError;
 use crate::tier::TierError;
 
@@ -58,58 +57,59 @@ impl VerifyReport {
 /// one line per entry.
 const MAX_PROBLEMS: usize = 32;
 
-/// Recounts `db`. Reads every table, values included.
-pub(super) fn verify(db: &Database) -> Result<VerifyReport, TierError> {
-    let txn = db.begin_read().map_err(map_err)?;
-    let values = txn.open_table(VALUES).map_err(map_err)?;
-    let index = txn.open_table(INDEX).map_err(map_err)?;
-    let order = txn.open_table(ORDER).map_err(map_err)?;
-    let expiry = txn.open_table(EXPIRY).map_err(map_err)?;
-    let counters = Counters::load(&txn.open_table(META).map_err(map_err)?)?;
+/// Recounts `store`. Reads every keyspace, values included, in one
+/// snapshot.
+pub(super) fn verify(store: &Store) -> Result<VerifyReport, TierError> {
+    let snapshot = store.db.snapshot();
+    let counters = store::read_counters(&snapshot, store)?;
 
     let mut report = VerifyReport::default();
     let mut max_seq = None;
-    for row in index.iter().map_err(map_err)? {
-        let (key, entry) = row.map_err(map_err)?;
-        let key = key.value();
-        let entry = IndexEntry::from_tuple(entry.value());
+    for guard in snapshot.iter(&store.index) {
+        let (raw, record) = guard.into_inner().map_err(map_err)?;
+        let entry = IndexEntry::decode(&raw, &record)?;
+        let key = tables::utf8(&raw)?;
         report.entries += 1;
         report.bytes += entry.size;
         max_seq = max_seq.max(Some(entry.seq));
-        match values.get(key).map_err(map_err)? {
+        match snapshot.get(&store.values, &key).map_err(map_err)? {
             None => report.note(format!("{key:?} is indexed but has no value")),
             Some(record) => {
-                let (expires_at_ms, envelope) = tables::decode_value(key, record.value())?;
+                let (expires_at_ms, envelope) = tables::decode_value(&key, &record)?;
                 let size = (key.len() + envelope.len()) as u64;
                 if size != entry.size || expires_at_ms != entry.expires_at_ms {
-                    report.note(format!("{key:?}: index says {entry:?}, value has size {size}, expiry {expires_at_ms}"),
-                    );
+                    report.note(format!(
+                        "{key:?}: index says {entry:?}, value has size {size}, expiry {expires_at_ms}"
+                    ));
                 }
             }
         }
-        let ordered = order.get(entry.seq).map_err(map_err)?;
-        if ordered.as_ref().map(|k| k.value()) != Some(key) {
+        let ordered = snapshot
+            .get(&store.order, tables::order_key(entry.seq))
+            .map_err(map_err)?;
+        if ordered.as_deref() != Some(key.as_bytes()) {
             report.note(format!("{key:?}: order has no row for seq {}", entry.seq));
         }
         if entry.expires_at_ms != NEVER {
             report.expiring += 1;
-            if expiry
-                .get((entry.expires_at_ms, key))
+            let row = tables::expiry_key(entry.expires_at_ms, &key);
+            if !snapshot
+                .contains_key(&store.expiry, &row)
                 .map_err(map_err)?
-                .is_none()
             {
                 report.note(format!("{key:?}: expiring entry missing from expiry"));
             }
         }
     }
     let lengths = [
-        ("values", values.len().map_err(map_err)?, report.entries),
-        ("order", order.len().map_err(map_err)?, report.entries),
-        ("expiry", expiry.len().map_err(map_err)?, report.expiring),
+        ("values", &store.values, report.entries),
+        ("order", &store.order, report.entries),
+        ("expiry", &store.expiry, report.expiring),
     ];
-    for (table, rows, expected) in lengths {
+    for (name, keyspace, expected) in lengths {
+        let rows = snapshot.len(keyspace).map_err(map_err)? as u64;
         if rows != expected {
-            report.note(format!("{table} has {rows} rows, expected {expected}"));
+            report.note(format!("{name} has {rows} rows, expected {expected}"));
         }
     }
     if counters.entries != report.entries || counters.bytes != report.bytes {

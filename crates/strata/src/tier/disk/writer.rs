@@ -4,9 +4,8 @@
 //! sweep) is a [`Request`] on one channel to one thread. The thread takes the
 //! first request, keeps collecting for up to `flush_interval` or until the
 //! batch holds `max_batch` writes (a flush or close ends the wait at once),
-//! applies them all in **one** redb write transaction with
-//! [`Durability::Immediate`], commits (one `fsync`), and only then answers
-//! each waiter. So:
+//! applies them all in **one** fjall write transaction, commits it to the
+//! journal with one `fdatasync`, and only then answers each waiter. So:
 //!
 //! * `put` returning `Ok` means the write is on disk, and every later read
 //!   sees it (readers open their transaction after the ack);
@@ -16,9 +15,9 @@
 //! * a failed transaction fails every request of its batch (each may or may
 //!   not have happened, as the [`Tier`](crate::Tier) contract allows).
 //!
-//! One thread, not a lock around the database: redb allows one write
+//! One thread, not a lock around the database: the store allows one write
 //! transaction at a time anyway, and a single owner makes the batching, the
-//! counters and the eviction order free of races. It is a plain OS thread,
+//! counters, the eviction cursors and the eviction order free of races. It is a plain OS thread,
 //! not a tokio blocking task, so it needs no runtime and `Drop` can stop it
 //! from anywhere.
 
@@ -26,13 +25,12 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
-use redb::{Database, Durability};
-
 use super::request::{Ack, Op, Request};
 use super::state::Shared;
+use super::store::{self, Store};
 use super::sweep::SWEEP_BATCH;
-use super::tables::{Counters, map_err, replicate};
-use super::txn::Txn;
+use super::tables::{Counters, replicate};
+use super::txn::{Committed, Cursors, Txn};
 use crate::tier::TierError;
 
 /// The writer's settings, fixed at open.
@@ -43,25 +41,25 @@ pub(super) struct WriterConfig {
     /// `None`: no background sweep.
     pub(super) sweep_interval: Option<Duration>,
     pub(super) max_bytes: u64,
-    pub(super) quick_repair: bool,
 }
 
 /// The state owned by the writer thread.
 pub(super) struct Writer {
-    pub(super) db: Arc<Database>,
+    pub(super) db: Arc<Store>,
     pub(super) shared: Arc<Shared>,
     pub(super) rx: Receiver<Request>,
     /// The counters as of the last successful commit.
     pub(super) counters: Counters,
+    /// Where searches of `order` and `expiry` start, as of the last
+    /// successful commit.
+    pub(super) cursors: Cursors,
     pub(super) config: WriterConfig,
 }
 
-/// What one committed transaction did.
+/// What one committed batch did.
 struct Applied {
     outputs: Vec<u64>,
-    counters: Counters,
-    evictions: u64,
-    expirations: u64,
+    committed: Committed,
     swept: u64,
 }
 
@@ -174,10 +172,15 @@ impl Writer {
             .unzip();
         match self.apply(&ops) {
             Ok(applied) => {
-                self.counters = applied.counters;
-                self.shared
-                    .stats
-                    .publish(applied.counters, applied.evictions, applied.expirations);
+                let Committed {
+                    counters,
+                    cursors,
+                    evictions,
+                    expirations,
+                } = applied.committed;
+                self.counters = counters;
+                self.cursors = cursors;
+                self.shared.stats.publish(counters, evictions, expirations);
                 self.shared.clear_failure();
                 for (ack, output) in acks.into_iter().zip(applied.outputs) {
                     ack.send(Ok(output));
@@ -186,6 +189,7 @@ impl Writer {
             }
             Err(error) => {
                 self.shared.record_failure(&error);
+                self.resync();
                 for ack in acks {
                     ack.send(Err(replicate(&error)));
                 }
@@ -194,57 +198,67 @@ impl Writer {
         }
     }
 
+    /// After a failed batch: part of it may have committed (a large delete
+    /// commits in steps), so the counters are read back from the store, and
+    /// the cursors restart from the beginning (always correct, at the price
+    /// of one walk over tombstones).
+    fn resync(&mut self) {
+        let snapshot = self.db.db.snapshot();
+        if let Ok(counters) = store::read_counters(&snapshot, &self.db) {
+            self.counters = counters;
+        }
+        self.cursors = Cursors::default();
+    }
+
     /// One write transaction for `ops`, committed durably.
     fn apply(&self, ops: &[Op]) -> Result<Applied, TierError> {
-        let mut txn = self.db.begin_write().map_err(map_err)?;
-        // Immediate is redb's default; set it anyway, since the promise of
-        // `put` rests on it.
-        txn.set_durability(Durability::Immediate).map_err(map_err)?;
-        txn.set_quick_repair(self.config.quick_repair);
         let now_ms = self.shared.clock.unix_millis();
         let touched = self.shared.touches.take();
         let mut outputs = Vec::with_capacity(ops.len());
         let mut swept = 0;
-        let (counters, evictions, expirations) = {
-            let mut tables = Txn::open(&txn, self.counters, now_ms, self.config.max_bytes)?;
-            tables.apply_touches(touched)?;
-            for op in ops {
-                outputs.push(match op {
-                    Op::Put(writes) => {
-                        for write in writes {
-                            tables.put(write)?;
-                        }
-                        0
+        let mut txn = Txn::open(
+            &self.db,
+            self.counters,
+            self.cursors.clone(),
+            now_ms,
+            self.config.max_bytes,
+        );
+        #[cfg(test)]
+        {
+            txn.commits_left = Some(Arc::clone(&self.shared.commits_left));
+        }
+        txn.apply_touches(touched)?;
+        for op in ops {
+            outputs.push(match op {
+                Op::Put(writes) => {
+                    for write in writes {
+                        txn.put(write)?;
                     }
-                    Op::Delete(keys) => tables.delete(keys)?,
-                    Op::DeleteMatching(filter) => tables.delete_matching(filter)?,
-                    Op::Clear => tables.clear()?,
-                    Op::BumpTag(tag) => tables.bump_tag(tag)?,
-                    Op::RaiseTag(tag, epoch) => {
-                        tables.raise_tag(tag, *epoch)?;
-                        0
-                    }
-                    Op::Expire(key, expires_at_ms) => {
-                        tables.expire_if_unchanged(key, *expires_at_ms)?;
-                        0
-                    }
-                    Op::Sweep => {
-                        let removed = tables.sweep(SWEEP_BATCH)?;
-                        swept += removed;
-                        removed
-                    }
-                    Op::Flush | Op::Close => 0,
-                });
-            }
-            let (evictions, expirations) = (tables.evictions, tables.expirations);
-            (tables.finish()?, evictions, expirations)
-        };
-        txn.commit().map_err(map_err)?;
+                    0
+                }
+                Op::Delete(keys) => txn.delete(keys)?,
+                Op::DeleteMatching(filter) => txn.delete_matching(filter)?,
+                Op::Clear => txn.clear()?,
+                Op::BumpTag(tag) => txn.bump_tag(tag)?,
+                Op::RaiseTag(tag, epoch) => {
+                    txn.raise_tag(tag, *epoch)?;
+                    0
+                }
+                Op::Expire(key, expires_at_ms) => {
+                    txn.expire_if_unchanged(key, *expires_at_ms)?;
+                    0
+                }
+                Op::Sweep => {
+                    let removed = txn.sweep(SWEEP_BATCH)?;
+                    swept += removed;
+                    removed
+                }
+                Op::Flush | Op::Close => 0,
+            });
+        }
         Ok(Applied {
             outputs,
-            counters,
-            evictions,
-            expirations,
+            committed: txn.commit()?,
             swept,
         })
     }
