@@ -19,6 +19,8 @@ step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 # The library without optional features must build on its own too.
 step cargo check -p strata --lib --locked
+# The Redis tier's tests start their own redis-server processes.
+step ./scripts/ensure-redis.sh
 step cargo test --workspace --all-features --locked
 step env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 echo "==> all checks passed"

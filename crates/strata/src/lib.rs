@@ -3,8 +3,8 @@
 //! A multi-level cache. This crate is its library face: the in-process
 //! memory tier, [`MemoryCache`], and (feature `tiers`) the `TieredCache`
 //! that stacks it in front of lower tiers — a persistent disk tier (feature
-//! `disk`) and any store implementing the `Tier` trait — with one
-//! invalidation model for all of them.
+//! `disk`), a shared Redis tier (feature `redis`) and any store implementing
+//! the `Tier` trait — with one invalidation model for all of them.
 //!
 //! ## Main types and how they fit
 //!
@@ -17,6 +17,8 @@
 //! * `Tier`: the trait of a lower tier, a store of envelopes (`envelope`:
 //!   the versioned, checksummed binary record of one entry) with tag epochs.
 //! * `tier::disk::DiskTier`: the persistent disk tier, on redb.
+//! * `tier::redis::RedisTier`: the shared tier, on a Redis server; values
+//!   and tag epochs shared by every instance with the same key prefix.
 //!
 //! ## What the memory tier does
 //!
@@ -72,6 +74,7 @@
 //! | `tokio` | the async loaders (`get_or_compute_async` and friends) |
 //! | `tiers` | `TieredCache`, the `Tier` trait, envelopes, codecs (postcard, JSON) and compression (lz4, zstd) |
 //! | `disk` | `tiers` and the persistent disk tier, `tier::disk::DiskTier` (redb) |
+//! | `redis` | `tiers` and the shared Redis tier, `tier::redis::RedisTier` (the `redis` crate, tokio) |
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 

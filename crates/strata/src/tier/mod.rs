@@ -34,6 +34,8 @@
 #[cfg(feature = "disk")]
 pub mod disk;
 mod error;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod types;
 
 pub use error::TierError;

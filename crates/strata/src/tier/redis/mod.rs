@@ -1,0 +1,218 @@
+//! The shared Redis tier: [`RedisTier`].
+//!
+//! A key → envelope store in a Redis server (or anything that speaks its
+//! protocol: Valkey, Dragonfly), shared by every process configured with the
+//! same server and [key prefix](RedisTierBuilder::key_prefix), with tag
+//! epochs shared the same way. `docs/redis-tier.md` describes the design; in
+//! short:
+//!
+//! * **Layout.** The envelope of `key` is a plain string value at
+//!   `{prefix}v:{key}`; tag epochs are the fields of one hash,
+//!   `{prefix}tags`. Nothing else is stored.
+//! * **Expiry** is Redis's own: an entry expiring at `t` (calendar ms) is
+//!   written with `SET … PX (t - now)`, `now` read from the tier's
+//!   [clock](RedisTierBuilder::clock). An entry already expired when written
+//!   is not stored, and any older value under its key is deleted.
+//! * **Batches** are one round trip: `put_many` and `delete_many` are one
+//!   pipeline (`SET`s and `UNLINK`s) or one `UNLINK`, `get_many` one `MGET`.
+//! * **Tag epochs**: `bump_tag_epoch` is `HINCRBY` (atomic across every
+//!   instance), `raise_tag_epoch` a Lua script that sets the field only if
+//!   the new epoch is greater, `tag_epochs` one `HMGET`.
+//! * **Scans** use `SCAN … MATCH` with a pattern derived from the filter
+//!   (literal parts escaped; wildcards widened where Redis's glob differs),
+//!   and every key is checked again with
+//!   [`KeyFilter::matches`](crate::KeyFilter::matches), so a filter selects
+//!   exactly the keys it selects in every other tier. Cost: one round trip
+//!   per [`scan_count`](RedisTierBuilder::scan_count) keys *of the whole
+//!   database*, since Redis scans all keys. `delete_matching` and `clear`
+//!   `UNLINK` each page's matches as they go; `clear` keeps the epochs.
+//! * **Timeouts and errors.** Every round trip is bounded by the
+//!   [command timeout](RedisTierBuilder::command_timeout)
+//!   ([`TierError::Timeout`]); a refused, reset or broken connection is
+//!   [`TierError::Unavailable`] at once; no request waits longer than its
+//!   timeout, whatever Redis does. The connection is re-made on demand when
+//!   Redis comes back (see [`RedisTierBuilder::connect`]).
+//! * **Durability** is Redis's: `put` returns once Redis has applied the
+//!   write, so [`flush`](crate::Tier::flush) has nothing to do. Whether the
+//!   write survives a Redis restart depends on its persistence settings; a
+//!   cache tier may lose entries, and the stack treats a lost entry as a
+//!   miss.
+//! * **The tags hash must outlive the values.** If Redis drops it while
+//!   values stay (an `allkeys-*` eviction policy may evict it; it has no
+//!   TTL), epochs restart from zero and entries invalidated by tag become
+//!   valid again. Run the tier with `maxmemory-policy` `volatile-lru`,
+//!   `volatile-lfu`, `volatile-ttl` or `noeviction` (give entries TTLs so
+//!   the volatile policies can evict them); `docs/redis-tier.md` has the
+//!   details.
+//!
+//! What one instance can count is its own traffic ([`RedisStats`]);
+//! [`stats`](crate::Tier::stats) reports acknowledged writes as `commits`
+//! and leaves entries and bytes at zero, because the store is shared.
+//!
+//! # Redis Cluster
+//!
+//! Not supported yet; this is what it would need. Multi-key commands (`MGET`,
+//! a multi-key `UNLINK`) only work within one hash slot, so batches must be
+//! split by slot (a cluster client does this per node), or keys given a hash
+//! tag (`{prefix}v:{key}` with braces around a part) to keep them in one
+//! slot, which puts every key of the tag on one node. The tags hash is one
+//! key, so its commands and the Lua script work unchanged (it is one hot
+//! key). `SCAN` walks one node: a scan must run on every master and merge.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), strata::TierError> {
+//! use std::time::Duration;
+//! use strata::tier::redis::RedisTier;
+//! use strata::{Tier, TierWrite};
+//!
+//! let tier = RedisTier::builder("redis://127.0.0.1:6379")
+//!     .key_prefix("app:")
+//!     .command_timeout(Duration::from_millis(100))
+//!     .connect()
+//!     .await?;
+//! tier.put(TierWrite { key: "k".into(), bytes: b"envelope".to_vec(), expires_at_ms: None })
+//!     .await?;
+//! assert_eq!(tier.get("k").await?.as_deref(), Some(&b"envelope"[..]));
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod epochs;
+mod errors;
+mod keys;
+mod scan;
+mod stats;
+mod tier_impl;
+
+pub use builder::{MAX_ENTRY_LIMIT, RedisConfigError, RedisTierBuilder};
+pub use stats::RedisStats;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::aio::ConnectionManager;
+use ::redis::{Cmd, FromRedisValue, RedisResult};
+
+use crate::WallClock;
+use crate::tier::TierError;
+use errors::{from_redis, timeout};
+use keys::KeyLayout;
+use stats::Counters;
+
+/// The shared Redis tier. Cheap to clone: clones share one connection and
+/// one set of counters.
+///
+/// Connect with [`RedisTier::builder`]; it implements [`Tier`](crate::Tier).
+/// There is nothing to close: the connection closes when the last clone is
+/// dropped, and every acknowledged write is already in Redis.
+#[derive(Clone)]
+pub struct RedisTier {
+    inner: Arc<Inner>,
+}
+
+/// Leaves the URL out: it may hold a password.
+impl std::fmt::Debug for RedisTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTier")
+            .field("key_prefix", &self.inner.layout.prefix())
+            .field("command_timeout", &self.inner.command_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One connected tier.
+struct Inner {
+    /// Multiplexed: every request of every clone shares one connection, and
+    /// the manager re-makes it after a failure. Cloning it is an `Arc`
+    /// clone; each request takes its own clone because sending needs `&mut`.
+    connection: ConnectionManager,
+    layout: KeyLayout,
+    command_timeout: Duration,
+    connect_timeout: Duration,
+    max_entry_bytes: u64,
+    scan_count: usize,
+    clock: Arc<dyn WallClock>,
+    /// Built once: it hashes its source for `EVALSHA`.
+    raise_script: ::redis::Script,
+    counters: Counters,
+}
+
+/// Whether a round trip changes data: acknowledged writes are counted
+/// separately (they are the tier's `commits`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+impl RedisTier {
+    /// Settings for a tier on the Redis server at `url`
+    /// (`redis://[:password@]host[:port][/db]`, `rediss://` for TLS where
+    /// the `redis` crate is built with it, `redis+unix:///path`).
+    pub fn builder(url: impl Into<String>) -> RedisTierBuilder {
+        RedisTierBuilder::new(url.into())
+    }
+
+    /// The key prefix this tier reads and writes under.
+    pub fn key_prefix(&self) -> &str {
+        self.inner.layout.prefix()
+    }
+
+    /// This instance's traffic counters (shared by its clones).
+    pub fn redis_stats(&self) -> RedisStats {
+        self.inner.counters.snapshot()
+    }
+
+    fn from_parts(builder: RedisTierBuilder, connection: ConnectionManager) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                connection,
+                layout: KeyLayout::new(&builder.key_prefix),
+                command_timeout: builder.command_timeout,
+                connect_timeout: builder.connect_timeout,
+                max_entry_bytes: builder.max_entry_bytes,
+                scan_count: builder.scan_count,
+                clock: builder.clock,
+                raise_script: ::redis::Script::new(epochs::RAISE_SCRIPT),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// `PING`, within the command timeout.
+    async fn ping(&self) -> Result<(), TierError> {
+        self.query::<()>(Access::Read, &::redis::cmd("PING")).await
+    }
+
+    /// Runs one command as one round trip.
+    async fn query<T: FromRedisValue>(&self, access: Access, cmd: &Cmd) -> Result<T, TierError> {
+        let mut connection = self.inner.connection.clone();
+        self.bounded(access, cmd.query_async(&mut connection)).await
+    }
+
+    /// Runs one round trip (a command, a pipeline, a script call) within
+    /// the command timeout, mapping and counting its outcome.
+    async fn bounded<T>(
+        &self,
+        access: Access,
+        request: impl Future<Output = RedisResult<T>>,
+    ) -> Result<T, TierError> {
+        let inner = &*self.inner;
+        inner.counters.round_trip();
+        // Dropping the request on timeout is safe: the multiplexed
+        // connection discards the reply when it comes.
+        match tokio::time::timeout(inner.command_timeout, request).await {
+            Ok(Ok(value)) => {
+                if access == Access::Write {
+                    inner.counters.write_acknowledged();
+                }
+                Ok(value)
+            }
+            Ok(Err(error)) => Err(inner
+                .counters
+                .failed(from_redis(error, inner.connect_timeout))),
+            Err(_) => Err(inner.counters.failed(timeout(inner.command_timeout))),
+        }
+    }
+}
