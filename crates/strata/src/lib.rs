@@ -16,7 +16,7 @@
 //!   by key, tag (epochs), prefix and pattern applied to every tier.
 //! * `Tier`: the trait of a lower tier, a store of envelopes (`envelope`:
 //!   the versioned, checksummed binary record of one entry) with tag epochs.
-//! * `tier::disk::DiskTier`: the persistent disk tier, on redb.
+//! * `tier::disk::DiskTier`: the persistent disk tier, on fjall.
 //! * `tier::redis::RedisTier`: the shared tier, on a Redis server; values
 //!   and tag epochs shared by every instance with the same key prefix.
 //!
@@ -73,7 +73,7 @@
 //! | --- | --- |
 //! | `tokio` | the async loaders (`get_or_compute_async` and friends) |
 //! | `tiers` | `TieredCache`, the `Tier` trait, envelopes, codecs (postcard, JSON) and compression (lz4, zstd) |
-//! | `disk` | `tiers` and the persistent disk tier, `tier::disk::DiskTier` (redb) |
+//! | `disk` | `tiers` and the persistent disk tier, `tier::disk::DiskTier` (fjall) |
 //! | `redis` | `tiers` and the shared Redis tier, `tier::redis::RedisTier` (the `redis` crate, tokio) |
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
@@ -103,8 +103,8 @@ pub use pattern::KeyPattern;
 pub use tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
 #[cfg(feature = "tiers")]
 pub use tiered::{
-    CacheError, DEFAULT_MAX_VALUE_BYTES, Invalidation, TierReport, TieredCache, TieredCacheBuilder,
-    TieredStats, WriteBackReport, WritePolicy,
+    CacheError, DEFAULT_EPOCH_REFRESH, DEFAULT_MAX_VALUE_BYTES, Invalidation, TierReport,
+    TieredCache, TieredCacheBuilder, TieredStats, WriteBackReport, WritePolicy,
 };
 
 /// The README's examples, compiled and run as doctests (they use the disk

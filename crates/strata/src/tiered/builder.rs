@@ -2,6 +2,7 @@
 //! and how values are written to them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,6 +19,12 @@ use crate::tier::Tier;
 /// never make a read allocate gigabytes.
 pub const DEFAULT_MAX_VALUE_BYTES: u64 = 64 << 20;
 
+/// The default [`epoch_refresh`](TieredCacheBuilder::epoch_refresh): 1 s.
+/// Reading the epochs of a hit's tags costs one round trip to each lower
+/// tier; once a second per tag keeps that off the hot path, and bounds how
+/// long another process's tag invalidation goes unseen in a shared tier.
+pub const DEFAULT_EPOCH_REFRESH: Duration = Duration::from_secs(1);
+
 /// Configures a [`TieredCache`]. Made by [`TieredCache::builder`].
 pub struct TieredCacheBuilder<V> {
     memory: MemoryCache<String, V>,
@@ -27,6 +34,7 @@ pub struct TieredCacheBuilder<V> {
     compression: CompressionLevel,
     max_value_bytes: u64,
     clock: Arc<dyn WallClock>,
+    epoch_refresh: Duration,
 }
 
 impl<V> TieredCacheBuilder<V>
@@ -42,6 +50,7 @@ where
             compression: CompressionLevel::default(),
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             clock: Arc::new(SystemClock::new()),
+            epoch_refresh: DEFAULT_EPOCH_REFRESH,
         }
     }
 
@@ -96,6 +105,20 @@ where
         self
     }
 
+    /// How long a tag's epoch, once read from the lower tiers, is trusted
+    /// before it is read again. A lower tier shared with other processes
+    /// (Redis) holds epochs they bump; an entry one of them invalidated by
+    /// tag is served from a shared tier for at most this long. Zero reads
+    /// the epochs of an entry's tags on every lower-tier hit. Invalidations
+    /// made by this cache apply at once, whatever the setting.
+    ///
+    /// Default: [`DEFAULT_EPOCH_REFRESH`] (1 s).
+    #[must_use]
+    pub fn epoch_refresh(mut self, refresh: Duration) -> Self {
+        self.epoch_refresh = refresh;
+        self
+    }
+
     /// Builds the cache. With a write-back policy this spawns the queue's
     /// writer task, so it must run inside a tokio runtime.
     ///
@@ -122,6 +145,7 @@ where
             self.compression,
             self.max_value_bytes,
             self.clock,
+            self.epoch_refresh,
         );
         Ok(TieredCache::start(shared, self.write_policy))
     }

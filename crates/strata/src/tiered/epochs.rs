@@ -1,5 +1,5 @@
 //! Tag epochs as the stack sees them: the highest epoch any lower tier holds
-//! for a tag, cached in memory.
+//! for a tag, cached in memory for at most the configured refresh interval.
 //!
 //! Invalidating a tag is one epoch bump per tier (O(1), no scan). Every
 //! envelope records the epoch of each of its tags when it was written; an
@@ -7,12 +7,21 @@
 //! current epoch of a tag is the maximum over all tiers, and a bump brings
 //! every tier up to the new maximum, so one envelope validates the same way
 //! whichever tier it is read from.
+//!
+//! A tier may be shared with other processes (Redis), which bump epochs this
+//! process never hears of. So a cached epoch is trusted for `refresh` only,
+//! then read again from the tiers: an entry another process invalidated is
+//! served from a shared tier for at most that long. (Entries already in this
+//! process's memory tier are dropped by the cross-instance backplane, not
+//! here.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::clock::WallClock;
 use crate::tier::{Tier, TierError};
 
 /// How many tags' epochs are cached. Beyond this the cache is emptied and
@@ -20,15 +29,27 @@ use crate::tier::{Tier, TierError};
 /// memory of a workload with unbounded distinct tags.
 const MAX_CACHED: usize = 100_000;
 
+/// A cached epoch and when (unix ms) it was read or raised.
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    epoch: u64,
+    at_ms: u64,
+}
+
 /// The epoch cache of one stack.
 pub(crate) struct Epochs {
-    known: Mutex<HashMap<String, u64>>,
+    known: Mutex<HashMap<String, Known>>,
+    clock: Arc<dyn WallClock>,
+    /// How long a cached epoch is trusted, in ms.
+    refresh_ms: u64,
 }
 
 impl Epochs {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(clock: Arc<dyn WallClock>, refresh: Duration) -> Self {
         Self {
             known: Mutex::new(HashMap::new()),
+            clock,
+            refresh_ms: u64::try_from(refresh.as_millis()).unwrap_or(u64::MAX),
         }
     }
 
@@ -44,12 +65,15 @@ impl Epochs {
     ) -> Result<Vec<u64>, (String, TierError)> {
         let mut out = vec![0; tags.len()];
         let mut missing = Vec::new();
+        let now_ms = self.clock.unix_millis();
         {
             let known = self.known.lock();
             for (i, tag) in tags.iter().enumerate() {
                 match known.get(tag) {
-                    Some(&epoch) => out[i] = epoch,
-                    None => missing.push(i),
+                    Some(k) if now_ms.saturating_sub(k.at_ms) < self.refresh_ms => {
+                        out[i] = k.epoch;
+                    }
+                    _ => missing.push(i),
                 }
             }
         }
@@ -74,9 +98,13 @@ impl Epochs {
         for ((&i, tag), epoch) in missing.iter().zip(wanted).zip(highest) {
             // A bump may have landed while the tiers were read: keep the
             // higher of the two, epochs never go down.
-            let slot = known.entry(tag).or_insert(epoch);
-            *slot = (*slot).max(epoch);
-            out[i] = *slot;
+            let slot = known.entry(tag).or_insert(Known {
+                epoch,
+                at_ms: now_ms,
+            });
+            slot.epoch = slot.epoch.max(epoch);
+            slot.at_ms = now_ms;
+            out[i] = slot.epoch;
         }
         Ok(out)
     }
@@ -95,7 +123,7 @@ impl Epochs {
     ) -> Result<u64, (String, TierError)> {
         let mut answers = Vec::with_capacity(tiers.len());
         let mut failure = None;
-        let mut highest = self.known.lock().get(tag).copied().unwrap_or(0) + 1;
+        let mut highest = self.known.lock().get(tag).map_or(0, |k| k.epoch) + 1;
         for tier in tiers {
             match tier.bump_tag_epoch(tag).await {
                 Ok(epoch) => {
@@ -123,11 +151,15 @@ impl Epochs {
     }
 
     fn raise_cached(&self, tag: &str, epoch: u64) {
+        let at_ms = self.clock.unix_millis();
         let mut known = self.known.lock();
         if known.len() >= MAX_CACHED {
             known.clear();
         }
-        let slot = known.entry(tag.to_owned()).or_insert(epoch);
-        *slot = (*slot).max(epoch);
+        let slot = known
+            .entry(tag.to_owned())
+            .or_insert(Known { epoch, at_ms });
+        slot.epoch = slot.epoch.max(epoch);
+        slot.at_ms = at_ms;
     }
 }

@@ -50,7 +50,7 @@ mod stats;
 mod write;
 mod write_back;
 
-pub use builder::{DEFAULT_MAX_VALUE_BYTES, TieredCacheBuilder};
+pub use builder::{DEFAULT_EPOCH_REFRESH, DEFAULT_MAX_VALUE_BYTES, TieredCacheBuilder};
 pub use error::CacheError;
 pub use invalidate::Invalidation;
 pub use stats::{TierReport, TieredStats, WriteBackReport};
@@ -163,6 +163,7 @@ where
         compression: CompressionLevel,
         max_value_bytes: u64,
         clock: Arc<dyn WallClock>,
+        epoch_refresh: std::time::Duration,
     ) -> Self {
         let counters = tiers.iter().map(|_| TierCounters::default()).collect();
         Self {
@@ -172,8 +173,8 @@ where
             codec,
             compression,
             max_value_bytes,
+            epochs: Epochs::new(clock.clone(), epoch_refresh),
             clock,
-            epochs: Epochs::new(),
             generations: Generations::new(),
             flights: Flights::new(),
             write_back: None,
