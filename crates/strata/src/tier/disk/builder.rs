@@ -37,7 +37,8 @@ const MAX_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// cache and the OS page cache is a blocking disk read. The [`Tier`](crate::Tier)
 /// contract forbids blocking the executor, which `Auto` and `Blocking`
 /// honour. Single-task random `get`s of 1 KiB values from a warm 1 GB store
-/// (see `docs/disk-tier.md`): `Inline` ~175,000/s, `Auto` ~165,000/s,
+/// (see `docs/disk-tier.md`; measured when the tier ran on redb, but the
+/// cost of the hand-off to the blocking pool does not depend on the engine): `Inline` ~175,000/s, `Auto` ~165,000/s,
 /// `Blocking` ~50,000/s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -69,7 +70,9 @@ pub enum OnDamage {
     /// it there for inspection, and opens a new, empty store in its place;
     /// [`DiskTier::recovery`] says so. A cache that cannot read its disk
     /// tier starts cold rather than keeping its service from starting, and
-    /// nothing is deleted.
+    /// nothing is deleted. Also applies to a store written in a format this
+    /// build's fjall does not read (a different major version): for a
+    /// cache, starting cold is the migration.
     #[default]
     MoveAside,
     /// Fails the open with the engine's error.
@@ -77,7 +80,7 @@ pub enum OnDamage {
 }
 
 /// Why a [`DiskTierBuilder`] configuration was refused. Returned inside
-/// [`TierError::Engine`] by [`DiskTierBuilder::open`]; downcast the source to
+/// [`TierError::Config`] by [`DiskTierBuilder::open`]; downcast the source to
 /// tell which setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -179,7 +182,8 @@ impl DiskTierBuilder {
     /// writer is free; writes that queued during the previous commit still
     /// share the next one, so batching happens anyway under concurrency.
     ///
-    /// Default: `Duration::ZERO`. Measured (`docs/disk-tier.md`), a 2 ms
+    /// Default: `Duration::ZERO`. Measured on the redb version of the tier
+    /// (`docs/disk-tier.md`), a 2 ms
     /// wait lowered throughput at every concurrency from 1 to 256 writers
     /// when `fsync` took 0.2 ms, and raised it by at most a fifth with 256
     /// writers when `fsync` took 4 ms; it always adds its length to each

@@ -26,8 +26,8 @@ use super::tables::{self, IndexEntry, map_err};
 use super::txn::{Ks, Txn};
 use crate::tier::TierError;
 
-/// The most keys recorded between two commits. Each costs the writer four
-/// keyspace updates in its next transaction, so this bounds the extra work a
+/// The most keys recorded between two commits. Each costs the writer an
+/// index read and three keyspace updates in its next batch, so this bounds the extra work a
 /// read-heavy load adds to a commit and the memory of the set (a few tens of
 /// KiB of keys).
 pub(super) const TOUCH_CAPACITY: usize = 1024;

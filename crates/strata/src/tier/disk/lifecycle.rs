@@ -69,7 +69,8 @@ impl DiskTier {
     }
 
     /// Commits what is queued, stops the writer thread and the sweep, and
-    /// closes the file cleanly (so the next open needs no repair). Later
+    /// closes the store (fjall stops its workers and syncs its journal; the
+    /// next open replays the journal, as after a crash). Later
     /// operations on any clone return [`TierError::Closed`].
     ///
     /// # Errors

@@ -70,8 +70,8 @@ use crate::tier::TierError;
 /// The persistent disk tier. Cheap to clone: clones share one store.
 ///
 /// Open it with [`DiskTier::builder`]; it implements [`Tier`](crate::Tier).
-/// Call [`close`](Self::close) before exit to flush and close the file
-/// cleanly; dropping the last handle without it also commits what is
+/// Call [`close`](Self::close) before exit to commit what is queued and
+/// close the store; dropping the last handle without it also commits what is
 /// queued, best effort.
 #[derive(Clone)]
 pub struct DiskTier {

@@ -46,11 +46,12 @@ impl Store {
             .open()?;
         let plain = KeyspaceCreateOptions::default;
         // Envelopes go to blob files, which compactions of the key tree do
-        // not rewrite: with 1 KiB values this lifts the sustained put rate
-        // by about a sixth and halves the disk used after a load
-        // (docs/disk-engines.md, `fjall-kv`). Small envelopes stay inline
-        // (lsm-tree's default threshold, 1 KiB), where a blob pointer would
-        // cost as much as the value.
+        // not rewrite: with 1 KiB values this lifted the load rate from
+        // 80,665 to 93,855 puts/s and cut the disk used after a load from
+        // 1,393 to 784 MB (docs/disk-engines.md, `fjall-kv`). Records below
+        // lsm-tree's default threshold (1 KiB, the 8-byte expiry header
+        // included) stay inline, where a blob pointer would cost as much as
+        // the value.
         let values = db.keyspace(VALUES, || {
             KeyspaceCreateOptions::default()
                 .with_kv_separation(Some(KvSeparationOptions::default()))

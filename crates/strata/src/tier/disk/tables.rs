@@ -14,8 +14,8 @@
 //! Every writer transaction updates all of them together in one atomic,
 //! journaled batch, so after a crash fjall's journal replay hands back a
 //! state in which they agree (the crash test checks it with
-//! [`verify`](super::DiskTier::verify)). `values` keeps envelopes of 1 KiB
-//! and more in blob files (fjall's key-value separation), which compactions
+//! [`verify`](super::DiskTier::verify)). `values` keeps records of 1 KiB
+//! and more (header included) in blob files (fjall's key-value separation), which compactions
 //! of the key tree do not rewrite: see `docs/disk-tier.md`.
 
 use std::io;

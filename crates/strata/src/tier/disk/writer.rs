@@ -4,22 +4,24 @@
 //! sweep) is a [`Request`] on one channel to one thread. The thread takes the
 //! first request, keeps collecting for up to `flush_interval` or until the
 //! batch holds `max_batch` writes (a flush or close ends the wait at once),
-//! applies them all in **one** fjall write transaction, commits it to the
-//! journal with one `fdatasync`, and only then answers each waiter. So:
+//! applies them all as **one** atomic fjall batch (see [`txn`](super::txn)),
+//! commits it to the journal with one `fdatasync`, and only then answers
+//! each waiter. So:
 //!
 //! * `put` returning `Ok` means the write is on disk, and every later read
-//!   sees it (readers open their transaction after the ack);
+//!   sees it (fjall publishes a batch to readers before the commit returns);
 //! * one caller writing in sequence gets at most one put per
 //!   `flush_interval + commit time`; many callers share each commit, so the
 //!   rate grows with concurrency up to `max_batch` per commit;
-//! * a failed transaction fails every request of its batch (each may or may
-//!   not have happened, as the [`Tier`](crate::Tier) contract allows).
+//! * a failed commit fails every request of its batch (each may or may not
+//!   have happened, as the [`Tier`](crate::Tier) contract allows).
 //!
-//! One thread, not a lock around the database: the store allows one write
-//! transaction at a time anyway, and a single owner makes the batching, the
-//! counters, the eviction cursors and the eviction order free of races. It is a plain OS thread,
-//! not a tokio blocking task, so it needs no runtime and `Drop` can stop it
-//! from anywhere.
+//! One thread, not a lock around the database: each operation reads the
+//! committed state plus its batch's own changes, which is the batch's view
+//! only if nothing else writes; a single owner also makes the batching, the
+//! counters, the eviction cursors and the eviction order free of races. It
+//! is a plain OS thread, not a tokio blocking task, so it needs no runtime
+//! and `Drop` can stop it from anywhere.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
