@@ -21,6 +21,12 @@ fn builder(dir: &Path) -> DiskTierBuilder {
     DiskTier::builder(dir.join("store"))
 }
 
+/// One shard: for tests of the exact eviction order and byte budget, which
+/// hold per shard.
+fn one_shard(dir: &Path) -> DiskTierBuilder {
+    builder(dir).shards(1)
+}
+
 fn write(key: &str, bytes: &[u8], expires_at_ms: Option<u64>) -> TierWrite {
     TierWrite {
         key: key.to_owned(),
@@ -113,7 +119,7 @@ async fn dropping_the_last_handle_commits_and_closes_the_file() {
 async fn stored_bytes_stay_within_max_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let max = 64 * 1024;
-    let tier = builder(dir.path()).max_bytes(max).open().unwrap();
+    let tier = one_shard(dir.path()).max_bytes(max).open().unwrap();
     let value = vec![7u8; 1000];
     for round in 0..20 {
         let writes = (0..20)
@@ -139,7 +145,7 @@ async fn stored_bytes_stay_within_max_bytes() {
 async fn expired_entries_are_evicted_before_live_ones() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::at_unix_millis(T0));
-    let tier = builder(dir.path())
+    let tier = one_shard(dir.path())
         .max_bytes(10 * 101)
         .max_entry_bytes(101)
         .clock(clock.clone())
@@ -327,8 +333,9 @@ async fn a_store_open_elsewhere_or_not_a_store_is_refused() {
     // Refused when asked to fail; by default moved aside, kept, and replaced
     // by a new store.
     let other = dir.path().join("other");
-    std::fs::create_dir(&other).unwrap();
-    std::fs::write(other.join("version"), vec![0x5a; 100]).unwrap();
+    std::fs::create_dir_all(other.join("shard-0")).unwrap();
+    std::fs::write(other.join("shards"), "1\n").unwrap();
+    std::fs::write(other.join("shard-0").join("version"), vec![0x5a; 100]).unwrap();
     let refused = DiskTier::builder(&other).on_damage(OnDamage::Fail).open();
     assert!(
         matches!(refused, Err(TierError::Engine { .. })),
@@ -505,7 +512,7 @@ async fn a_closed_tier_refuses_everything() {
 #[test]
 fn invalid_settings_are_refused_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    let error = builder(dir.path())
+    let error = one_shard(dir.path())
         .max_bytes(100)
         .max_entry_bytes(200)
         .open()
@@ -524,15 +531,49 @@ fn invalid_settings_are_refused_at_open() {
 }
 
 #[tokio::test]
+async fn keys_spread_over_shards_and_a_store_keeps_its_shard_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let tier = builder(dir.path()).shards(3).open().unwrap();
+    assert_eq!(tier.shard_count(), 3);
+    let writes = (0..300)
+        .map(|i| write(&format!("k{i:03}"), b"v", None))
+        .collect();
+    tier.put_many(writes).await.unwrap();
+    for shard in 0..3 {
+        let files = std::fs::read_dir(dir.path().join("store").join(format!("shard-{shard}")))
+            .unwrap()
+            .count();
+        assert!(files > 0, "shard {shard} is a database");
+    }
+    let all = tier.scan(&KeyFilter::All).await.unwrap();
+    assert_eq!(all.len(), 300);
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "scan is sorted");
+    let keys: Vec<String> = (0..300).map(|i| format!("k{i:03}")).collect();
+    let found = tier.get_many(&keys).await.unwrap();
+    assert!(found.iter().all(Option::is_some));
+    tier.bump_tag_epoch("t").await.unwrap();
+    tier.close().await.unwrap();
+
+    // Another configured count does not remap the keys: the store keeps 3.
+    let tier = builder(dir.path()).shards(2).open().unwrap();
+    assert_eq!(tier.shard_count(), 3);
+    assert_eq!(tier.get_many(&keys).await.unwrap(), found);
+    assert_eq!(tier.tag_epochs(&["t".to_owned()]).await.unwrap(), vec![1]);
+    assert_eq!(tier.delete_many(&keys[..10]).await.unwrap(), 10);
+    assert_eq!(tier.clear().await.unwrap(), 290);
+    assert_consistent(&tier).await;
+}
+
+#[tokio::test]
 async fn lowering_max_bytes_on_reopen_evicts_at_the_next_put() {
     let dir = tempfile::tempdir().unwrap();
-    let tier = builder(dir.path()).open().unwrap();
+    let tier = one_shard(dir.path()).open().unwrap();
     let writes = (0..100)
         .map(|i| write(&format!("k{i:02}"), &[0; 97], None))
         .collect();
     tier.put_many(writes).await.unwrap();
     tier.close().await.unwrap();
-    let tier = builder(dir.path()).max_bytes(5_000).open().unwrap();
+    let tier = one_shard(dir.path()).max_bytes(5_000).open().unwrap();
     assert_eq!(tier.stats().bytes, 10_000, "opening evicts nothing");
     tier.put(write("new", &[0; 97], None)).await.unwrap();
     assert!(tier.stats().bytes <= 5_000);

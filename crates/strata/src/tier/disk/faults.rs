@@ -6,10 +6,11 @@
 use std::sync::atomic::Ordering;
 
 use super::DiskTier;
+use super::shard::Shard;
 use crate::tier::{Tier, TierError, TierHealth, TierWrite};
 
-fn tier(dir: &tempfile::TempDir) -> DiskTier {
-    DiskTier::builder(dir.path().join("store")).open().unwrap()
+fn tier(dir: &tempfile::TempDir) -> Shard {
+    Shard::open(DiskTier::builder(dir.path().join("store"))).unwrap()
 }
 
 fn write(key: &str) -> TierWrite {
@@ -21,11 +22,11 @@ fn write(key: &str) -> TierWrite {
 }
 
 /// Lets `n` more commits succeed, then fails every one (`u64::MAX`: none).
-fn commits_left(tier: &DiskTier, n: u64) {
+fn commits_left(tier: &Shard, n: u64) {
     tier.inner.shared.commits_left.store(n, Ordering::SeqCst);
 }
 
-fn fail_commits(tier: &DiskTier, failing: bool) {
+fn fail_commits(tier: &Shard, failing: bool) {
     commits_left(tier, if failing { 0 } else { u64::MAX });
 }
 

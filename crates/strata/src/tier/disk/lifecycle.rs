@@ -10,16 +10,20 @@ use fjall::Readable;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use super::Recovery;
 use super::builder::{DiskTierBuilder, OnDamage};
+use super::request::{Ack, Op, Request};
+use super::shard::{Inner, Shard, blocking};
 use super::state::Shared;
 use super::store::{self, Store};
 use super::tables::{Counters, FORMAT_VERSION, META_FORMAT, TIER, closed, map_err};
 use super::txn::{Cursors, Txn};
 use super::writer::{Writer, WriterConfig};
-use super::{Ack, DiskTier, Inner, Op, Recovery, Request, blocking};
 use crate::tier::TierError;
 
-impl DiskTier {
+impl Shard {
+    /// Opens the store in `builder.path` (one shard's directory) and
+    /// starts its writer thread.
     pub(super) fn open(builder: DiskTierBuilder) -> Result<Self, TierError> {
         std::fs::create_dir_all(&builder.path).map_err(|source| TierError::Io {
             tier: TIER.to_owned(),
@@ -57,7 +61,6 @@ impl DiskTier {
             })?;
         Ok(Self {
             inner: Arc::new(Inner {
-                path: builder.path.clone(),
                 shared,
                 tx,
                 writer: Mutex::new(Some(handle)),
@@ -75,7 +78,7 @@ impl DiskTier {
     ///
     /// # Errors
     /// [`TierError::Closed`] if the tier was already closed.
-    pub async fn close(&self) -> Result<(), TierError> {
+    pub(super) async fn close(&self) -> Result<(), TierError> {
         let shared = &self.inner.shared;
         if shared.closed.swap(true, Ordering::AcqRel) {
             return Err(closed());

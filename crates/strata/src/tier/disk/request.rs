@@ -2,12 +2,13 @@
 
 use tokio::sync::oneshot;
 
-use crate::tier::{KeyFilter, TierError, TierWrite};
+use super::txn::Record;
+use crate::tier::{KeyFilter, TierError};
 
 /// What a request asks the writer to do.
 #[derive(Debug)]
 pub(super) enum Op {
-    Put(Vec<TierWrite>),
+    Put(Vec<Record>),
     Delete(Vec<String>),
     DeleteMatching(KeyFilter),
     Clear,

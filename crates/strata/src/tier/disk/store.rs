@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, Readable};
+use fjall::{
+    CompressionType, Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, Readable,
+};
 
 use super::tables::{
     self, Counters, EXPIRY, INDEX, META, META_BYTES, META_ENTRIES, META_NEXT_SEQ, ORDER, TAGS,
@@ -53,8 +55,12 @@ impl Store {
         // included) stay inline, where a blob pointer would cost as much as
         // the value.
         let values = db.keyspace(VALUES, || {
-            KeyspaceCreateOptions::default()
-                .with_kv_separation(Some(KvSeparationOptions::default()))
+            KeyspaceCreateOptions::default().with_kv_separation(Some(
+                // Uncompressed: Strata compresses envelopes already when
+                // that pays, so lz4 in fjall's worker would spend CPU
+                // (which the writer needs, on two cores) for nothing.
+                KvSeparationOptions::default().compression(CompressionType::None),
+            ))
         })?;
         Ok(Self {
             index: db.keyspace(INDEX, plain)?,

@@ -3,15 +3,15 @@
 
 use async_trait::async_trait;
 
-use super::DiskTier;
 use super::builder::MAX_KEY_BYTES;
 use super::read::{self, Lookup};
 use super::request::{Ack, Op};
+use super::shard::Shard;
 use super::tables::TIER;
-use super::txn::entry_size;
+use super::txn::{Record, entry_size};
 use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
 
-impl DiskTier {
+impl Shard {
     /// Looks up `keys` (several in one snapshot). Hits are recorded for the
     /// eviction order; expired entries are misses, queued for deletion
     /// without waiting for it. A key too long to be stored is a miss.
@@ -63,7 +63,7 @@ impl DiskTier {
 }
 
 #[async_trait]
-impl Tier for DiskTier {
+impl Tier for Shard {
     fn name(&self) -> &str {
         TIER
     }
@@ -78,7 +78,7 @@ impl Tier for DiskTier {
 
     /// Refuses the whole batch with [`TierError::TooLarge`], storing
     /// nothing, if any entry exceeds `max_entry_bytes` or any key exceeds
-    /// [`MAX_KEY_BYTES`](super::MAX_KEY_BYTES); otherwise returns once the
+    /// [`MAX_KEY_BYTES`]; otherwise returns once the
     /// batch is committed to disk.
     async fn put_many(&self, writes: Vec<TierWrite>) -> Result<(), TierError> {
         if writes.is_empty() {
@@ -100,7 +100,10 @@ impl Tier for DiskTier {
                 limit,
             });
         }
-        self.request_unit(Op::Put(writes)).await
+        // Framing each record here, on the caller's thread, keeps the copy
+        // of every envelope off the writer thread, which bounds put rates.
+        let records = writes.into_iter().map(Record::new).collect();
+        self.request_unit(Op::Put(records)).await
     }
 
     /// Counts every stored entry removed, expired or not.
@@ -164,7 +167,7 @@ impl Tier for DiskTier {
         self.inner.shared.stats.snapshot()
     }
 
-    /// `Down` after [`close`](DiskTier::close) and while the last commit
+    /// `Down` after [`close`](Shard::close) and while the last commit
     /// failed with an I/O error; `Degraded` while it failed otherwise. Back
     /// to `Healthy` after the next successful commit (after a failed journal
     /// write fjall refuses writes until the store is closed and reopened).

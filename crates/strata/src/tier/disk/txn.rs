@@ -299,22 +299,21 @@ impl<'s> Txn<'s> {
     /// Stores one write, replacing any previous entry under its key and
     /// evicting what the budget needs first. The caller has checked the size
     /// against `max_entry_bytes` (which is at most `max_bytes`).
-    pub(super) fn put(&mut self, write: &TierWrite) -> Result<(), TierError> {
+    pub(super) fn put(&mut self, write: Record) -> Result<(), TierError> {
         let key = write.key.as_str();
-        let size = entry_size(write);
+        let size = write.size;
         // The old entry goes first: its bytes count towards the room, and
         // it must not be chosen as an eviction victim of its own replacement.
         self.remove(key)?;
         self.make_room(size)?;
-        let expires_at_ms = write.expires_at_ms.unwrap_or(NEVER);
+        let expires_at_ms = write.expires_at_ms;
         let seq = self.take_seq();
         let entry = IndexEntry {
             seq,
             expires_at_ms,
             size,
         };
-        let record = tables::encode_value(expires_at_ms, &write.bytes);
-        self.set(Ks::Values, key.as_bytes(), record);
+        self.set(Ks::Values, key.as_bytes(), write.record);
         self.set(Ks::Index, key.as_bytes(), entry.encode().to_vec());
         self.set(Ks::Order, &tables::order_key(seq), key.as_bytes().to_vec());
         self.changes.added_order.insert(seq, key.to_owned());
@@ -490,6 +489,32 @@ impl<'s> Txn<'s> {
         // damaged counter from panicking (verify() would report the reuse).
         self.counters.next_seq = seq.saturating_add(1);
         seq
+    }
+}
+
+/// One write as the writer stores it: framed by the caller (see
+/// [`tables::encode_value`]) so that the writer thread only moves it.
+#[derive(Debug)]
+pub(super) struct Record {
+    pub(super) key: String,
+    /// The `values` record: expiry header and envelope.
+    pub(super) record: Vec<u8>,
+    /// [`NEVER`] for no expiry.
+    pub(super) expires_at_ms: u64,
+    /// [`entry_size`] of the write.
+    pub(super) size: u64,
+}
+
+impl Record {
+    pub(super) fn new(write: TierWrite) -> Self {
+        let size = entry_size(&write);
+        let expires_at_ms = write.expires_at_ms.unwrap_or(NEVER);
+        Self {
+            record: tables::encode_value(expires_at_ms, &write.bytes),
+            key: write.key,
+            expires_at_ms,
+            size,
+        }
     }
 }
 

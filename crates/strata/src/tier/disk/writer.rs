@@ -172,7 +172,7 @@ impl Writer {
             .into_iter()
             .map(|request| (request.op, request.ack))
             .unzip();
-        match self.apply(&ops) {
+        match self.apply(ops) {
             Ok(applied) => {
                 let Committed {
                     counters,
@@ -213,7 +213,7 @@ impl Writer {
     }
 
     /// One write transaction for `ops`, committed durably.
-    fn apply(&self, ops: &[Op]) -> Result<Applied, TierError> {
+    fn apply(&self, ops: Vec<Op>) -> Result<Applied, TierError> {
         let now_ms = self.shared.clock.unix_millis();
         let touched = self.shared.touches.take();
         let mut outputs = Vec::with_capacity(ops.len());
@@ -232,22 +232,22 @@ impl Writer {
         txn.apply_touches(touched)?;
         for op in ops {
             outputs.push(match op {
-                Op::Put(writes) => {
-                    for write in writes {
-                        txn.put(write)?;
+                Op::Put(records) => {
+                    for record in records {
+                        txn.put(record)?;
                     }
                     0
                 }
-                Op::Delete(keys) => txn.delete(keys)?,
-                Op::DeleteMatching(filter) => txn.delete_matching(filter)?,
+                Op::Delete(keys) => txn.delete(&keys)?,
+                Op::DeleteMatching(filter) => txn.delete_matching(&filter)?,
                 Op::Clear => txn.clear()?,
-                Op::BumpTag(tag) => txn.bump_tag(tag)?,
+                Op::BumpTag(tag) => txn.bump_tag(&tag)?,
                 Op::RaiseTag(tag, epoch) => {
-                    txn.raise_tag(tag, *epoch)?;
+                    txn.raise_tag(&tag, epoch)?;
                     0
                 }
                 Op::Expire(key, expires_at_ms) => {
-                    txn.expire_if_unchanged(key, *expires_at_ms)?;
+                    txn.expire_if_unchanged(&key, expires_at_ms)?;
                     0
                 }
                 Op::Sweep => {
