@@ -103,8 +103,9 @@ pub use pattern::KeyPattern;
 pub use tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
 #[cfg(feature = "tiers")]
 pub use tiered::{
-    CacheError, DEFAULT_EPOCH_REFRESH, DEFAULT_MAX_VALUE_BYTES, Invalidation, TierReport,
-    TieredCache, TieredCacheBuilder, TieredStats, WriteBackReport, WritePolicy,
+    Backplane, BackplaneEvent, BackplaneMessage, BackplaneReport, CacheError,
+    DEFAULT_EPOCH_REFRESH, DEFAULT_MAX_VALUE_BYTES, Invalidation, TierReport, TieredCache,
+    TieredCacheBuilder, TieredStats, WriteBackReport, WritePolicy,
 };
 
 /// The README's examples, compiled and run as doctests (they use the disk

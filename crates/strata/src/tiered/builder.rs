@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Shared, TieredCache, WritePolicy};
+use super::{Backplane, Shared, TieredCache, WritePolicy};
 use crate::clock::{SystemClock, WallClock};
 use crate::envelope::{Codec, CompressionLevel};
 use crate::error::BuildError;
@@ -35,6 +35,7 @@ pub struct TieredCacheBuilder<V> {
     max_value_bytes: u64,
     clock: Arc<dyn WallClock>,
     epoch_refresh: Duration,
+    backplane: Option<Arc<dyn Backplane>>,
 }
 
 impl<V> TieredCacheBuilder<V>
@@ -51,6 +52,7 @@ where
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             clock: Arc::new(SystemClock::new()),
             epoch_refresh: DEFAULT_EPOCH_REFRESH,
+            backplane: None,
         }
     }
 
@@ -119,6 +121,20 @@ where
         self
     }
 
+    /// The channel on which this cache publishes its mutations and hears
+    /// other instances' (see [`Backplane`]): for instances that share lower
+    /// tiers, so that each drops from its memory tier what another changed.
+    /// Building with a backplane spawns its listener task, so it must run
+    /// inside a tokio runtime.
+    ///
+    /// Default: none (a cache alone, or instances that accept stale memory
+    /// tiers until entries expire).
+    #[must_use]
+    pub fn backplane(mut self, backplane: Arc<dyn Backplane>) -> Self {
+        self.backplane = Some(backplane);
+        self
+    }
+
     /// Builds the cache. With a write-back policy this spawns the queue's
     /// writer task, so it must run inside a tokio runtime.
     ///
@@ -147,6 +163,10 @@ where
             self.clock,
             self.epoch_refresh,
         );
-        Ok(TieredCache::start(shared, self.write_policy))
+        Ok(TieredCache::start(
+            shared,
+            self.write_policy,
+            self.backplane,
+        ))
     }
 }

@@ -150,6 +150,16 @@ impl Epochs {
         }
     }
 
+    /// Drops the cached epoch of `tag`: the next read asks the tiers.
+    pub(crate) fn forget(&self, tag: &str) {
+        self.known.lock().remove(tag);
+    }
+
+    /// Drops every cached epoch.
+    pub(crate) fn forget_all(&self) {
+        self.known.lock().clear();
+    }
+
     fn raise_cached(&self, tag: &str, epoch: u64) {
         let at_ms = self.clock.unix_millis();
         let mut known = self.known.lock();

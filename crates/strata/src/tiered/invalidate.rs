@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CacheError, TieredCache};
+use super::{BackplaneMessage, CacheError, TieredCache};
 use crate::pattern::KeyPattern;
 use crate::tier::KeyFilter;
 
@@ -66,6 +66,7 @@ where
         // this removal covers one that finished just now.
         s.memory.remove(key);
         s.generations.bump_key(key);
+        s.publish(BackplaneMessage::Key(key.to_owned())).await;
         failure.map_or(Ok(present), Err)
     }
 
@@ -85,6 +86,7 @@ where
         let bumped = s.epochs.bump(&s.tiers, tag).await;
         let dropped = s.memory.invalidate_tag(tag);
         s.generations.bump_all();
+        s.publish(BackplaneMessage::Tag(tag.to_owned())).await;
         bumped.map_err(|(tier, e)| CacheError::tier(&tier, e))?;
         Ok(dropped)
     }
@@ -145,6 +147,12 @@ where
         // Promotions that finished during the scan: see `remove`.
         report.memory += self.invalidate_memory(&filter);
         s.generations.bump_all();
+        s.publish(match filter {
+            KeyFilter::All => BackplaneMessage::Clear,
+            KeyFilter::Prefix(prefix) => BackplaneMessage::Prefix(prefix),
+            KeyFilter::Pattern(pattern) => BackplaneMessage::Pattern(pattern.as_str().to_owned()),
+        })
+        .await;
         failure.map_or(Ok(report), Err)
     }
 

@@ -39,6 +39,7 @@
 //! drops its tagged entries at once), by prefix and by glob pattern (a scan
 //! of each tier's keys).
 
+mod backplane;
 mod builder;
 mod epochs;
 mod error;
@@ -50,10 +51,11 @@ mod stats;
 mod write;
 mod write_back;
 
+pub use backplane::{Backplane, BackplaneEvent, BackplaneMessage};
 pub use builder::{DEFAULT_EPOCH_REFRESH, DEFAULT_MAX_VALUE_BYTES, TieredCacheBuilder};
 pub use error::CacheError;
 pub use invalidate::Invalidation;
-pub use stats::{TierReport, TieredStats, WriteBackReport};
+pub use stats::{BackplaneReport, TierReport, TieredStats, WriteBackReport};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -150,6 +152,9 @@ pub(crate) struct Shared<V> {
     discarded_fills: AtomicU64,
     loads: AtomicU64,
     closed: AtomicBool,
+    /// Where mutations are published for other instances, if anywhere.
+    backplane: Option<backplane::SharedBackplane>,
+    bus: backplane::BusCounters,
 }
 
 impl<V> Shared<V>
@@ -182,6 +187,8 @@ where
             discarded_fills: AtomicU64::new(0),
             loads: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            backplane: None,
+            bus: backplane::BusCounters::default(),
         }
     }
 
@@ -203,7 +210,11 @@ where
         TieredCacheBuilder::new(memory)
     }
 
-    fn start(mut shared: Shared<V>, policy: WritePolicy) -> Self {
+    fn start(
+        mut shared: Shared<V>,
+        policy: WritePolicy,
+        backplane: Option<backplane::SharedBackplane>,
+    ) -> Self {
         if let WritePolicy::WriteBack { queue } = policy {
             shared.write_back = Some(WriteBack::start(
                 queue,
@@ -211,9 +222,13 @@ where
                 Arc::clone(&shared.counters),
             ));
         }
-        Self {
-            shared: Arc::new(shared),
+        let events = backplane.as_ref().and_then(|b| b.take_events());
+        shared.backplane = backplane;
+        let shared = Arc::new(shared);
+        if let Some(events) = events {
+            tokio::spawn(backplane::listen(Arc::downgrade(&shared), events));
         }
+        Self { shared }
     }
 
     /// The memory tier.
@@ -257,6 +272,12 @@ where
             discarded_fills: s.discarded_fills.load(Ordering::Relaxed),
             loads: s.loads.load(Ordering::Relaxed),
             write_back: s.write_back.as_ref().map(WriteBack::report),
+            backplane: s.backplane.as_ref().map(|_| BackplaneReport {
+                published: s.bus.published.get(),
+                publish_errors: s.bus.publish_errors.get(),
+                received: s.bus.received.get(),
+                lost: s.bus.lost.get(),
+            }),
             gathered_in: started.elapsed(),
         }
     }

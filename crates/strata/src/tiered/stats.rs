@@ -183,6 +183,21 @@ pub struct WriteBackReport {
     pub failed_batches: u64,
 }
 
+/// The backplane's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct BackplaneReport {
+    /// Mutations this instance published.
+    pub published: u64,
+    /// Mutations it could not publish (the others see a gap and drop their
+    /// memory tiers).
+    pub publish_errors: u64,
+    /// Events received from other instances (messages and losses).
+    pub received: u64,
+    /// Times a loss was reported, each of which cleared the memory tier.
+    pub lost: u64,
+}
+
 /// A snapshot of a [`TieredCache`](super::TieredCache)'s figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -203,6 +218,8 @@ pub struct TieredStats {
     pub loads: u64,
     /// The write-back queue, when the policy is write-back.
     pub write_back: Option<WriteBackReport>,
+    /// The cross-instance backplane, when there is one.
+    pub backplane: Option<BackplaneReport>,
     /// How long the snapshot took to gather (it asks every tier).
     pub gathered_in: Duration,
 }

@@ -1,6 +1,7 @@
 //! The write path: building the envelope once, then writing it by the
 //! cache's write policy; and read-through loading with single flight.
 
+use super::BackplaneMessage;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -59,6 +60,9 @@ where
         s.generations.bump_key(&key);
         let result = s.store(key.clone(), value, options, write).await;
         s.generations.bump_key(&key);
+        // Other instances drop their copy, whether or not every tier took
+        // the new value (on failure the key was removed from the tiers).
+        s.publish(BackplaneMessage::Key(key)).await;
         result
     }
 

@@ -76,6 +76,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backplane;
 mod builder;
 mod epochs;
 mod errors;
@@ -84,6 +85,7 @@ mod scan;
 mod stats;
 mod tier_impl;
 
+pub use backplane::RedisBackplane;
 pub use builder::{MAX_ENTRY_LIMIT, RedisConfigError, RedisTierBuilder};
 pub use stats::RedisStats;
 

@@ -1,0 +1,147 @@
+//! Two `TieredCache` instances sharing one real Redis server (tier and
+//! backplane): a mutation on one is not served stale from the other's
+//! memory tier after the backplane delay; fills do not broadcast; lost
+//! messages clear the memory tier.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::redis_server::RedisServer;
+use strata::tier::redis::{RedisBackplane, RedisTier};
+use strata::{EntryOptions, MemoryCache, TieredCache};
+
+const TIMEOUT: Duration = Duration::from_millis(300);
+/// How long a test waits for a message to arrive: generous, for a loaded
+/// 2-core machine; the lag itself is measured by `strata-bench`.
+const DELIVERY: Duration = Duration::from_secs(3);
+
+/// One instance: its own memory tier, the shared Redis tier, a backplane.
+async fn instance(server: &RedisServer, heartbeat: Duration) -> TieredCache<String> {
+    let tier = RedisTier::builder(server.url())
+        .key_prefix("app:")
+        .command_timeout(TIMEOUT)
+        .connect_timeout(TIMEOUT)
+        .connect()
+        .await
+        .unwrap();
+    let backplane = RedisBackplane::connect(&server.url(), "app:bus", heartbeat, TIMEOUT)
+        .await
+        .unwrap();
+    let memory = MemoryCache::builder().max_entries(1_000).build().unwrap();
+    TieredCache::builder(memory)
+        .tier(Arc::new(tier))
+        .backplane(Arc::new(backplane))
+        .build()
+        .unwrap()
+}
+
+/// Waits until `done` holds, for at most [`DELIVERY`].
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + DELIVERY;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    done()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_one_instance_drops_the_others_memory_copy() {
+    let server = RedisServer::start();
+    let a = instance(&server, Duration::from_secs(1)).await;
+    let b = instance(&server, Duration::from_secs(1)).await;
+
+    a.set("user:1", "Ada".to_owned()).await.unwrap();
+    assert_eq!(b.get("user:1").await.as_deref(), Some("Ada"));
+    assert!(b.memory().contains("user:1"), "b holds it in memory");
+
+    a.set("user:1", "Ada Lovelace".to_owned()).await.unwrap();
+    assert!(
+        eventually(|| !b.memory().contains("user:1")).await,
+        "b still holds the old value in memory"
+    );
+    assert_eq!(b.get("user:1").await.as_deref(), Some("Ada Lovelace"));
+
+    a.remove("user:1").await.unwrap();
+    assert!(eventually(|| !b.memory().contains("user:1")).await);
+    assert_eq!(b.get("user:1").await, None);
+
+    // Fills never broadcast: b's read of a key a wrote is no mutation.
+    a.set("user:2", "Grace".to_owned()).await.unwrap();
+    let published = b.stats().await.backplane.unwrap().published;
+    assert_eq!(b.get("user:2").await.as_deref(), Some("Grace"));
+    assert_eq!(b.stats().await.backplane.unwrap().published, published);
+    assert_eq!(a.stats().await.backplane.unwrap().publish_errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_prefix_pattern_and_clear_invalidations_reach_the_other_instance() {
+    let server = RedisServer::start();
+    let a = instance(&server, Duration::from_secs(1)).await;
+    let b = instance(&server, Duration::from_secs(1)).await;
+    let tagged = EntryOptions::new().with_tag("users");
+    for (key, options) in [
+        ("user:1", tagged.clone()),
+        ("user:2", tagged),
+        ("order:1", EntryOptions::new()),
+        ("order:2", EntryOptions::new()),
+        ("cart:1", EntryOptions::new()),
+        ("misc", EntryOptions::new()),
+    ] {
+        a.set_with(key, key.to_owned(), options).await.unwrap();
+    }
+    // The six writes' messages must have reached b before it reads, or the
+    // late ones would (rightly) drop what b just read.
+    let received = || async { b.stats().await.backplane.unwrap().received };
+    let deadline = Instant::now() + DELIVERY;
+    while received().await < 6 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for key in ["user:1", "user:2", "order:1", "order:2", "cart:1", "misc"] {
+        assert!(b.get(key).await.is_some());
+    }
+    let held = |key: &'static str| {
+        let memory = b.memory().clone();
+        move || memory.contains(key)
+    };
+
+    a.invalidate_tag("users").await.unwrap();
+    assert!(eventually(|| !held("user:1")() && !held("user:2")()).await);
+    assert_eq!(b.get("user:1").await, None, "stale in Redis too, by epoch");
+
+    a.invalidate_prefix("order:").await.unwrap();
+    assert!(eventually(|| !held("order:1")() && !held("order:2")()).await);
+
+    a.invalidate_pattern("cart:*").await.unwrap();
+    assert!(eventually(|| !held("cart:1")()).await);
+    assert!(held("misc")(), "what no message named stays");
+
+    a.clear().await.unwrap();
+    assert!(eventually(|| b.memory().is_empty()).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_subscription_clears_the_memory_tier_instead_of_serving_stale() {
+    let mut server = RedisServer::start();
+    let a = instance(&server, Duration::from_millis(50)).await;
+    let b = instance(&server, Duration::from_millis(50)).await;
+    a.set("k", "v1".to_owned()).await.unwrap();
+    assert_eq!(b.get("k").await.as_deref(), Some("v1"));
+    assert!(b.memory().contains("k"));
+
+    // Redis restarts: whatever was published meanwhile is gone, so b must
+    // drop what it cannot revalidate once it has subscribed again.
+    server.stop();
+    server.restart();
+    assert!(
+        eventually(|| !b.memory().contains("k")).await,
+        "b kept serving from memory after losing the backplane"
+    );
+    let stats = b.stats().await.backplane.unwrap();
+    assert!(stats.lost >= 1, "{stats:?}");
+}
