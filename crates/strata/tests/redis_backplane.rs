@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::redis_server::RedisServer;
+use common::tiers::GatedTier;
 use strata::tier::redis::{RedisBackplane, RedisTier};
 use strata::{EntryOptions, MemoryCache, TieredCache};
 
@@ -144,4 +145,59 @@ async fn a_lost_subscription_clears_the_memory_tier_instead_of_serving_stale() {
     );
     let stats = b.stats().await.backplane.unwrap();
     assert!(stats.lost >= 1, "{stats:?}");
+}
+
+/// The race of a fill and a remote invalidation, forced: b's read has
+/// fetched the old value from Redis and is held; a writes a new value; the
+/// message reaches b; then b's read resumes. Its fill must be discarded,
+/// never stored, or b would serve the old value from memory until it
+/// expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_that_races_a_remote_write_is_discarded() {
+    let server = RedisServer::start();
+    let a = instance(&server, Duration::from_secs(1)).await;
+    let redis = RedisTier::builder(server.url())
+        .key_prefix("app:")
+        .command_timeout(TIMEOUT)
+        .connect()
+        .await
+        .unwrap();
+    let gate = GatedTier::new(Arc::new(redis));
+    let backplane =
+        RedisBackplane::connect(&server.url(), "app:bus", Duration::from_secs(1), TIMEOUT)
+            .await
+            .unwrap();
+    let b: TieredCache<String> =
+        TieredCache::builder(MemoryCache::builder().max_entries(1_000).build().unwrap())
+            .tier(gate.clone())
+            .backplane(Arc::new(backplane))
+            .build()
+            .unwrap();
+
+    a.set("k", "old".to_owned()).await.unwrap();
+    // b hears the write before its read starts.
+    let heard = || async { b.stats().await.backplane.unwrap().received };
+    let deadline = Instant::now() + DELIVERY;
+    while heard().await < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+
+    gate.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reading = {
+        let b = b.clone();
+        tokio::spawn(async move { b.get("k").await })
+    };
+    gate.reached.notified().await;
+    a.set("k", "new".to_owned()).await.unwrap();
+    let deadline = Instant::now() + DELIVERY;
+    while heard().await < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(heard().await, 2, "b heard the second write");
+    gate.release.notify_one();
+    // The held read returns what it read; it must not be stored.
+    assert_eq!(reading.await.unwrap().as_deref(), Some("old"));
+    assert!(!b.memory().contains("k"), "the racing fill was stored");
+    assert!(b.stats().await.discarded_fills >= 1);
+    assert_eq!(b.get("k").await.as_deref(), Some("new"));
 }
