@@ -14,4 +14,5 @@
 
 pub mod disk_run;
 pub mod engines;
+pub mod redis_server;
 pub mod workload;

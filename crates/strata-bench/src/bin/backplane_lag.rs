@@ -13,16 +13,14 @@
 //! cargo run --release -p strata-bench --bin backplane-lag -- --rounds 2000
 //! ```
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
 use clap::Parser;
 use hdrhistogram::Histogram;
 use strata::tier::redis::{RedisBackplane, RedisTier};
 use strata::{MemoryCache, TieredCache};
+use strata_bench::redis_server::start_redis;
 
 /// Measure the backplane's invalidation lag between two instances.
 #[derive(Debug, Parser)]
@@ -31,47 +29,6 @@ struct Args {
     /// Write-then-drop rounds timed.
     #[arg(long, default_value_t = 2000)]
     rounds: u32,
-}
-
-/// A redis-server child, killed on drop.
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> anyhow::Result<Server> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let dir = tempfile::tempdir()?;
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no"])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting redis-server (run scripts/ensure-redis.sh to install it)")?;
-    let url = format!("redis://127.0.0.1:{port}/");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            bail!("redis-server did not listen on port {port}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Ok(Server {
-        child,
-        _dir: dir,
-        url,
-    })
 }
 
 async fn instance(url: &str) -> anyhow::Result<TieredCache<String>> {
