@@ -19,6 +19,9 @@
 //! * `tier::disk::DiskTier`: the persistent disk tier, on fjall.
 //! * `tier::redis::RedisTier`: the shared tier, on a Redis server; values
 //!   and tag epochs shared by every instance with the same key prefix.
+//! * `Backplane` (`tier::redis::RedisBackplane` over Redis pub/sub): carries
+//!   each instance's mutations to the others' memory tiers; a lost message
+//!   clears the memory tier rather than leave it stale.
 //!
 //! ## What the memory tier does
 //!
