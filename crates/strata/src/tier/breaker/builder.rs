@@ -11,21 +11,24 @@ use crate::tier::{Tier, TierError};
 
 const MIB: u64 = 1024 * 1024;
 
-/// What [`tag_epochs`](crate::Tier::tag_epochs) answers while the inner
-/// tier is out of reach.
+/// What [`tag_epochs`](crate::Tier::tag_epochs) answers when the inner
+/// tier cannot: while the breaker refuses calls, and when a call that
+/// reached the tier failed (Redis died, but the breaker has not opened
+/// yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum EpochsWhileOpen {
+pub enum EpochFallback {
     /// The highest epoch this breaker has seen the inner tier hold for each
-    /// tag; `Unavailable` if any tag asked for was never seen. Keeps tagged
+    /// tag; the error if any tag asked for was never seen. Keeps tagged
     /// entries in the other tiers readable through an outage, at the cost
-    /// of not seeing tag invalidations other processes make meanwhile (see
-    /// `docs/circuit-breaker.md`).
+    /// of not seeing tag invalidations other processes make in the remote
+    /// tier meanwhile (see `docs/circuit-breaker.md`).
     #[default]
     LastKnown,
-    /// `Unavailable`, like every other read: a tiered cache then treats
-    /// tagged entries as misses once its own cached epochs are older than
-    /// its `epoch_refresh`. Consistency over availability.
+    /// The error ([`TierError::Unavailable`] while refusing), like every
+    /// other read: a tiered cache then treats tagged entries as misses once
+    /// its own cached epochs are older than its `epoch_refresh`.
+    /// Consistency over availability.
     Unavailable,
 }
 
@@ -76,7 +79,7 @@ pub struct BreakerBuilder {
     pub(super) half_open_probes: u32,
     pub(super) max_queued_writes: u64,
     pub(super) max_queued_bytes: u64,
-    pub(super) epochs_while_open: EpochsWhileOpen,
+    pub(super) epoch_fallback: EpochFallback,
     pub(super) clock: Arc<dyn Clock>,
 }
 
@@ -92,7 +95,7 @@ impl fmt::Debug for BreakerBuilder {
             .field("half_open_probes", &self.half_open_probes)
             .field("max_queued_writes", &self.max_queued_writes)
             .field("max_queued_bytes", &self.max_queued_bytes)
-            .field("epochs_while_open", &self.epochs_while_open)
+            .field("epoch_fallback", &self.epoch_fallback)
             .finish_non_exhaustive()
     }
 }
@@ -109,7 +112,7 @@ impl Default for BreakerBuilder {
             half_open_probes: 3,
             max_queued_writes: 10_000,
             max_queued_bytes: 64 * MIB,
-            epochs_while_open: EpochsWhileOpen::LastKnown,
+            epoch_fallback: EpochFallback::LastKnown,
             clock: Arc::new(SystemClock::new()),
         }
     }
@@ -233,13 +236,13 @@ impl BreakerBuilder {
         self
     }
 
-    /// What [`tag_epochs`](crate::Tier::tag_epochs) answers while the
-    /// tier is out of reach.
+    /// What [`tag_epochs`](crate::Tier::tag_epochs) answers when the
+    /// inner tier cannot.
     ///
-    /// Default: [`EpochsWhileOpen::LastKnown`], so tagged entries in the
+    /// Default: [`EpochFallback::LastKnown`], so tagged entries in the
     /// memory and disk tiers stay readable through an outage.
-    pub fn epochs_while_open(mut self, policy: EpochsWhileOpen) -> Self {
-        self.epochs_while_open = policy;
+    pub fn epoch_fallback(mut self, policy: EpochFallback) -> Self {
+        self.epoch_fallback = policy;
         self
     }
 

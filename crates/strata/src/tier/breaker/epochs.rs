@@ -1,18 +1,17 @@
 //! The tag epochs a breaker has seen its inner tier hold, so it can answer
-//! [`tag_epochs`](crate::Tier::tag_epochs) while the tier is out of reach
-//! (with [`EpochsWhileOpen::LastKnown`](super::EpochsWhileOpen)).
+//! [`tag_epochs`](crate::Tier::tag_epochs) when the tier cannot (with
+//! [`EpochFallback::LastKnown`](super::EpochFallback)).
 //!
 //! Why: the tiered cache validates every tagged entry it reads from *any*
 //! tier against the highest epoch of *every* tier, once its cached epoch is
 //! older than its refresh interval. If the remote tier's `tag_epochs` failed
 //! while it is down, every tagged entry on the local disk would become a
-//! miss after a second of outage — the other tiers could serve it, but the
+//! miss a second into the outage — the other tiers hold it, but its
 //! validation could not finish. The last epochs seen are what this process
-//! knows; epochs never go down, so each is a lower bound of the tier's
-//! true epoch. It can be behind only if another process bumped the tag in
-//! the remote tier and this process has not read it since: the stale window
-//! the tiered cache already accepts for `epoch_refresh`, stretched to the
-//! outage.
+//! knows; epochs never go down, so each is a lower bound of the tier's true
+//! epoch. It is behind only if another process bumped the tag in the remote
+//! tier and this process has not read it since: the stale window the tiered
+//! cache already accepts for `epoch_refresh`, stretched to the outage.
 
 use std::collections::HashMap;
 

@@ -68,10 +68,12 @@
 //!
 //! # Tag epochs
 //!
-//! While the tier is out of reach, [`tag_epochs`](Tier::tag_epochs)
-//! answers, by default, the highest epochs this breaker has seen the tier
-//! hold ([`EpochsWhileOpen`]), so tagged entries in the other tiers stay
-//! readable.
+//! When the tier cannot answer [`tag_epochs`](Tier::tag_epochs) (the
+//! breaker refuses the call, or the call fails), the breaker answers, by
+//! default, the highest epochs it has seen the tier hold
+//! ([`EpochFallback`]): a tiered cache validates tagged entries from every
+//! tier against every tier's epochs, so without this, tagged entries in the
+//! memory and disk tiers would turn into misses during an outage.
 //!
 //! # Stats and logs
 //!
@@ -117,7 +119,7 @@ mod fake;
 #[cfg(test)]
 mod tests;
 
-pub use builder::{BreakerBuilder, BreakerConfigError, EpochsWhileOpen};
+pub use builder::{BreakerBuilder, BreakerConfigError, EpochFallback};
 pub use state::{BreakerState, Transition, TransitionReason};
 pub use stats::BreakerStats;
 
@@ -182,7 +184,7 @@ impl<T: Tier> BreakerTier<T> {
                 machine: Mutex::new(Machine::new(settings, queue, now)),
                 clock: builder.clock,
                 open_interval: builder.open_interval,
-                epochs_while_open: builder.epochs_while_open,
+                epoch_fallback: builder.epoch_fallback,
                 known: Mutex::new(KnownEpochs::default()),
                 epochs_from_memory: AtomicU64::new(0),
                 driver: tokio::sync::Mutex::new(()),
@@ -229,7 +231,7 @@ struct Shared<T> {
     inner: T,
     clock: Arc<dyn Clock>,
     open_interval: Duration,
-    epochs_while_open: EpochsWhileOpen,
+    epoch_fallback: EpochFallback,
     /// State, window, queue and counters under one lock: each call changes
     /// several of them together (admit and enqueue; record and trip), and
     /// the critical sections are a few comparisons. It is never held across
@@ -326,6 +328,18 @@ impl<T: Tier> Shared<T> {
             WriteDecision::Queue => machine.enqueue(into(payload)).map(|()| Admitted::Queued),
         })
         .map_err(|reason| self.unavailable(reason))
+    }
+
+    /// The last known epochs of `tags` in place of `error`, if the
+    /// fallback allows and every tag is known; `error` otherwise.
+    fn recall_epochs(&self, tags: &[String], error: TierError) -> Result<Vec<u64>, TierError> {
+        if self.epoch_fallback == EpochFallback::LastKnown
+            && let Some(epochs) = self.known.lock().recall(tags)
+        {
+            self.epochs_from_memory.fetch_add(1, Ordering::Relaxed);
+            return Ok(epochs);
+        }
+        Err(error)
     }
 
     /// Runs one admitted call of the inner tier and judges its outcome.

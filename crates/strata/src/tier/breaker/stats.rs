@@ -25,8 +25,8 @@ pub struct BreakerStats {
     /// Reads (and `bump_tag_epoch` calls) refused at once while open or
     /// half-open, without reaching the inner tier.
     pub rejected: u64,
-    /// Epoch reads answered from the last known epochs while the tier was
-    /// out of reach.
+    /// Epoch reads answered from the last known epochs because the tier
+    /// could not answer (refused, or failed).
     pub epochs_from_memory: u64,
     /// Writes accepted into the queue (each entry put or key deleted counts
     /// one; any other mutation one).

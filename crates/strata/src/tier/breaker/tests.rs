@@ -480,20 +480,29 @@ async fn an_entry_the_tier_refuses_at_replay_is_dropped_and_counted() {
 }
 
 #[tokio::test]
-async fn epochs_while_open_are_the_last_known_or_unavailable() {
+async fn epochs_the_tier_cannot_give_are_the_last_known_or_unavailable() {
     let clock = clock();
     let tier = breaker(&clock);
     tier.inner().raise_tag_epoch("t", 4).await.unwrap();
     assert_eq!(tier.tag_epochs(&keys(&["t"])).await.unwrap(), [4]);
+    // Failing while still closed: answered from memory, counted as failed.
+    tier.inner().fail(true);
+    assert_eq!(tier.tag_epochs(&keys(&["t"])).await.unwrap(), [4]);
+    assert!(is_unavailable(&tier.tag_epochs(&keys(&["u"])).await));
     trip(&tier).await;
+    let calls = tier.inner().calls();
+    let rejected = tier.breaker_stats().rejected;
     assert_eq!(tier.tag_epochs(&keys(&["t"])).await.unwrap(), [4]);
     assert!(is_unavailable(&tier.tag_epochs(&keys(&["t", "u"])).await));
     tier.raise_tag_epoch("u", 2).await.unwrap();
     assert_eq!(tier.tag_epochs(&keys(&["t", "u"])).await.unwrap(), [4, 2]);
-    assert_eq!(tier.breaker_stats().epochs_from_memory, 2);
+    assert_eq!(tier.inner().calls(), calls, "open: nothing asked");
+    let stats = tier.breaker_stats();
+    assert_eq!(stats.epochs_from_memory, 3);
+    assert_eq!(stats.rejected - rejected, 1, "only the unknown tag");
 
     let strict = builder(&clock)
-        .epochs_while_open(EpochsWhileOpen::Unavailable)
+        .epoch_fallback(EpochFallback::Unavailable)
         .build(FakeTier::new(clock.clone()))
         .unwrap();
     strict.tag_epochs(&keys(&["t"])).await.unwrap();
@@ -552,9 +561,9 @@ async fn a_tiered_cache_serves_from_the_other_tiers_while_the_breaker_is_open() 
             .unwrap();
         (cache, remote)
     };
-    for policy in [EpochsWhileOpen::LastKnown, EpochsWhileOpen::Unavailable] {
+    for fallback in [EpochFallback::LastKnown, EpochFallback::Unavailable] {
         let remote = builder(&clock)
-            .epochs_while_open(policy)
+            .epoch_fallback(fallback)
             .build(FakeTier::new(clock.clone()))
             .unwrap();
         let (cache, remote) = cache_over(remote);
@@ -578,8 +587,8 @@ async fn a_tiered_cache_serves_from_the_other_tiers_while_the_breaker_is_open() 
             calls,
             "nothing waited on the remote tier"
         );
-        match policy {
-            EpochsWhileOpen::LastKnown => assert_eq!(served.as_deref(), Some("Ada")),
+        match fallback {
+            EpochFallback::LastKnown => assert_eq!(served.as_deref(), Some("Ada")),
             _ => assert_eq!(served, None, "consistency over availability"),
         }
         remote.inner().fail(false);

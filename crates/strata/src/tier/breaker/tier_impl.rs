@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::queue::Mutation;
-use super::{Admitted, BreakerTier, EpochsWhileOpen, machine};
+use super::{Admitted, BreakerTier, is_failure, machine};
 use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
 
 #[async_trait]
@@ -77,28 +77,28 @@ impl<T: Tier> Tier for BreakerTier<T> {
         }
     }
 
-    /// While the tier is out of reach, the last known epochs (by default;
-    /// see [`EpochsWhileOpen`]).
+    /// When the tier cannot answer (refused, or failed), the last known
+    /// epochs, by default; see [`EpochFallback`](super::EpochFallback).
     async fn tag_epochs(&self, tags: &[String]) -> Result<Vec<u64>, TierError> {
         let s = &self.shared;
         let decision = s.with_machine(|machine, now| machine.admit_read(now));
         match decision {
             machine::ReadDecision::Pass(ticket) => {
-                let epochs = s.run(ticket, s.inner.tag_epochs(tags)).await?;
-                s.known.lock().learn_all(tags, &epochs);
-                Ok(epochs)
-            }
-            machine::ReadDecision::Refuse(reason) => {
-                if s.epochs_while_open == EpochsWhileOpen::LastKnown
-                    && let Some(epochs) = s.known.lock().recall(tags)
-                {
-                    s.epochs_from_memory
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Ok(epochs);
+                match s.run(ticket, s.inner.tag_epochs(tags)).await {
+                    Ok(epochs) => {
+                        s.known.lock().learn_all(tags, &epochs);
+                        Ok(epochs)
+                    }
+                    // Counted against the tier all the same (by `run`).
+                    Err(error) if is_failure(&error) => s.recall_epochs(tags, error),
+                    Err(error) => Err(error),
                 }
-                s.with_machine(|machine, _| machine.count_rejected());
-                Err(s.unavailable(reason))
             }
+            machine::ReadDecision::Refuse(reason) => s
+                .recall_epochs(tags, s.unavailable(reason))
+                .inspect_err(|_| {
+                    s.with_machine(|machine, _| machine.count_rejected());
+                }),
         }
     }
 
