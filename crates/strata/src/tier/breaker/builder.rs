@@ -72,6 +72,7 @@ pub enum BreakerConfigError {
 pub struct BreakerBuilder {
     pub(super) window: Duration,
     pub(super) min_calls: u32,
+    pub(super) consecutive_failures: u32,
     pub(super) failure_rate: f64,
     pub(super) latency_budget: Duration,
     pub(super) slow_call_rate: f64,
@@ -88,6 +89,7 @@ impl fmt::Debug for BreakerBuilder {
         f.debug_struct("BreakerBuilder")
             .field("window", &self.window)
             .field("min_calls", &self.min_calls)
+            .field("consecutive_failures", &self.consecutive_failures)
             .field("failure_rate", &self.failure_rate)
             .field("latency_budget", &self.latency_budget)
             .field("slow_call_rate", &self.slow_call_rate)
@@ -105,6 +107,7 @@ impl Default for BreakerBuilder {
         Self {
             window: Duration::from_secs(10),
             min_calls: 20,
+            consecutive_failures: 20,
             failure_rate: 0.5,
             latency_budget: Duration::from_millis(100),
             slow_call_rate: 0.5,
@@ -146,6 +149,21 @@ impl BreakerBuilder {
     /// concurrent calls.
     pub fn min_calls(mut self, calls: u32) -> Self {
         self.min_calls = calls;
+        self
+    }
+
+    /// How many failures in a row open the breaker at once, whatever else
+    /// the window holds. The rates judge a tier that fails part of the
+    /// time; this catches one that fails every call, without waiting for
+    /// its failures to outweigh the window's earlier successes (with
+    /// steady traffic, about half a window: seconds in which every write
+    /// fails). Any call that does not fail resets the count.
+    ///
+    /// Default: 20, as [`min_calls`](Self::min_calls): more than a burst
+    /// of concurrent calls caught by one dropped connection, and a
+    /// fraction of a second of traffic at a few hundred calls a second.
+    pub fn consecutive_failures(mut self, failures: u32) -> Self {
+        self.consecutive_failures = failures;
         self
     }
 
@@ -276,6 +294,7 @@ impl BreakerBuilder {
         let zero = [
             ("window", self.window.is_zero()),
             ("min_calls", self.min_calls == 0),
+            ("consecutive_failures", self.consecutive_failures == 0),
             ("latency_budget", self.latency_budget.is_zero()),
             ("open_interval", self.open_interval.is_zero()),
             ("half_open_probes", self.half_open_probes == 0),
@@ -310,6 +329,10 @@ mod tests {
         assert_eq!(
             base().min_calls(0).validate(),
             Err(BreakerConfigError::Zero("min_calls"))
+        );
+        assert_eq!(
+            base().consecutive_failures(0).validate(),
+            Err(BreakerConfigError::Zero("consecutive_failures"))
         );
         assert_eq!(
             base().latency_budget(Duration::ZERO).validate(),

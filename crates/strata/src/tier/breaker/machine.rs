@@ -8,7 +8,7 @@
 //! the caller to carry out once the lock is released.
 //!
 //! ```text
-//!            failure rate or slow-call rate over min_calls
+//!     failure rate or slow-call rate over min_calls; consecutive failures
 //!   Closed ────────────────────────────────────────────────▶ Open
 //!     ▲                                                   │   ▲
 //!     │ queue replayed and                open interval   │   │ a probe failed or was
@@ -33,6 +33,7 @@ use super::window::Window;
 pub(super) struct Settings {
     pub(super) window_nanos: u64,
     pub(super) min_calls: u64,
+    pub(super) consecutive_failures: u64,
     pub(super) failure_rate: f64,
     pub(super) budget: Duration,
     pub(super) slow_call_rate: f64,
@@ -131,6 +132,8 @@ pub(super) struct Machine {
     phase: Phase,
     generation: u64,
     window: Window,
+    /// Failures in a row while closed (any other outcome resets it).
+    failures_in_a_row: u64,
     queue: WriteQueue,
     counters: Counters,
     drop_logged: bool,
@@ -144,6 +147,7 @@ impl Machine {
             settings,
             phase: Phase::Closed,
             generation: 0,
+            failures_in_a_row: 0,
             queue,
             counters: Counters::default(),
             drop_logged: false,
@@ -259,6 +263,10 @@ impl Machine {
         match &mut self.phase {
             Phase::Closed => {
                 self.window.record(now, failure.is_some(), slow);
+                self.failures_in_a_row = match failure {
+                    Some(_) => self.failures_in_a_row + 1,
+                    None => 0,
+                };
                 self.judge(now);
             }
             Phase::HalfOpen {
@@ -436,6 +444,11 @@ impl Machine {
 
     /// Closed: opens if the window is over either threshold.
     fn judge(&mut self, now: u64) {
+        if self.failures_in_a_row >= self.settings.consecutive_failures {
+            let failures = self.failures_in_a_row;
+            self.trip(TransitionReason::ConsecutiveFailures { failures }, now);
+            return;
+        }
         let counts = self.window.totals(now);
         if counts.calls < self.settings.min_calls {
             return;
@@ -477,6 +490,7 @@ impl Machine {
                 now,
             );
             self.window.reset(now);
+            self.failures_in_a_row = 0;
             self.drop_logged = false;
         } else {
             self.kick_if_needed();

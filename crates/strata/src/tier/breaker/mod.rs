@@ -14,7 +14,9 @@
 //!   if the share of failures reaches
 //!   [`failure_rate`](BreakerBuilder::failure_rate) or the share of calls
 //!   slower than the [latency budget](BreakerBuilder::latency_budget)
-//!   reaches [`slow_call_rate`](BreakerBuilder::slow_call_rate).
+//!   reaches [`slow_call_rate`](BreakerBuilder::slow_call_rate); and at
+//!   once after [`consecutive_failures`](BreakerBuilder::consecutive_failures)
+//!   failures in a row (a tier that fails every call).
 //! * **Open**: nothing waits on the inner tier. Reads fail at once with
 //!   [`TierError::Unavailable`] — a [`TieredCache`](crate::TieredCache)
 //!   treats a failed tier read as a miss of that tier and asks the next, so
@@ -170,6 +172,7 @@ impl<T: Tier> BreakerTier<T> {
         let settings = Settings {
             window_nanos: nanos(builder.window),
             min_calls: u64::from(builder.min_calls),
+            consecutive_failures: u64::from(builder.consecutive_failures),
             failure_rate: builder.failure_rate,
             budget: builder.latency_budget,
             slow_call_rate: builder.slow_call_rate,

@@ -43,6 +43,11 @@ pub enum TransitionReason {
         /// Calls in the window.
         calls: u64,
     },
+    /// Closed → open: `consecutive_failures` calls failed in a row.
+    ConsecutiveFailures {
+        /// Failures in a row.
+        failures: u64,
+    },
     /// Closed → open: at least `slow_call_rate` of the calls in the window
     /// took longer than the latency budget, over at least `min_calls` calls.
     SlowCalls {
@@ -89,6 +94,9 @@ impl fmt::Display for TransitionReason {
                 "{failures} of the last {calls} calls failed ({}%)",
                 percent(*failures, *calls)
             ),
+            Self::ConsecutiveFailures { failures } => {
+                write!(f, "the last {failures} calls failed in a row")
+            }
             Self::SlowCalls {
                 slow,
                 calls,

@@ -123,6 +123,40 @@ async fn the_error_rate_trips_only_over_min_calls_and_at_the_threshold() {
 }
 
 #[tokio::test]
+async fn failures_in_a_row_trip_whatever_the_window_holds() {
+    let clock = clock();
+    let tier = builder(&clock)
+        .min_calls(1_000)
+        .consecutive_failures(3)
+        .build(FakeTier::new(clock.clone()))
+        .unwrap();
+    for _ in 0..50 {
+        tier.get("k").await.unwrap();
+    }
+    tier.inner().fail(true);
+    for _ in 0..2 {
+        let _ = tier.get("k").await;
+    }
+    tier.inner().fail(false);
+    tier.get("k").await.unwrap();
+    tier.inner().fail(true);
+    for _ in 0..2 {
+        let _ = tier.get("k").await;
+    }
+    assert_eq!(
+        tier.state(),
+        BreakerState::Closed,
+        "a success broke the run"
+    );
+    let _ = tier.get("k").await;
+    assert_eq!(tier.state(), BreakerState::Open);
+    assert_eq!(
+        tier.breaker_stats().last_transition.unwrap().reason,
+        TransitionReason::ConsecutiveFailures { failures: 3 }
+    );
+}
+
+#[tokio::test]
 async fn failures_older_than_the_window_are_forgotten() {
     let clock = clock();
     let tier = breaker(&clock);
