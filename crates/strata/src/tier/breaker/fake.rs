@@ -24,6 +24,8 @@ pub(super) struct FakeTier {
     calls: AtomicU64,
     /// Every call fails with `Unavailable` while set.
     pub(super) failing: AtomicBool,
+    /// The next this many calls fail with `Unavailable`.
+    fail_next: AtomicU64,
     /// Each call moves the clock by this much: a slow tier, without sleeping.
     delay: Mutex<Duration>,
     /// While set, each call waits for a permit of `release` once it arrives.
@@ -43,6 +45,7 @@ impl FakeTier {
             log: Mutex::default(),
             calls: AtomicU64::new(0),
             failing: AtomicBool::new(false),
+            fail_next: AtomicU64::new(0),
             delay: Mutex::new(Duration::ZERO),
             holding: AtomicBool::new(false),
             arrived: AtomicU64::new(0),
@@ -59,15 +62,25 @@ impl FakeTier {
         *self.delay.lock() = delay;
     }
 
+    /// The next `n` calls fail.
+    pub(super) fn fail_next(&self, n: u64) {
+        self.fail_next.store(n, Ordering::SeqCst);
+    }
+
     /// Calls arriving from now on wait for [`release`](Self::release).
     pub(super) fn hold(&self) {
         self.holding.store(true, Ordering::SeqCst);
     }
 
-    /// Lets `n` held calls go, and stops holding new ones.
+    /// Lets `n` held calls go (held or still to come); keeps holding.
     pub(super) fn release(&self, n: usize) {
-        self.holding.store(false, Ordering::SeqCst);
         self.release.add_permits(n);
+    }
+
+    /// Lets every held call go, and stops holding.
+    pub(super) fn let_go(&self) {
+        self.holding.store(false, Ordering::SeqCst);
+        self.release.add_permits(1 << 20);
     }
 
     /// Held calls that have arrived so far.
@@ -108,7 +121,11 @@ impl FakeTier {
         }
         let delay = *self.delay.lock();
         self.clock.advance(delay);
-        if self.failing.load(Ordering::SeqCst) {
+        let planned = self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if planned || self.failing.load(Ordering::SeqCst) {
             return Err(TierError::Unavailable {
                 tier: "fake".into(),
                 reason: "fault injected by the test".into(),

@@ -50,6 +50,9 @@ enum Phase {
         reason: TransitionReason,
     },
     HalfOpen {
+        /// Whether the driver's wake-up call has ended (see
+        /// [`Step::Wake`]); nothing else reaches the tier before it.
+        awake: bool,
         /// Probe calls let through so far (at most `probes`); a cancelled
         /// probe gives its place back.
         admitted: u32,
@@ -88,6 +91,13 @@ pub(super) enum WriteDecision {
 pub(super) enum Step {
     /// Nothing, for now.
     Done,
+    /// Call the tier once, without judging the outcome, before anything
+    /// else of this half-open period reaches it. A tier that reconnects on
+    /// demand (the Redis tier) fails the first call after an outage on the
+    /// connection attempt that failed during it, and starts a fresh one
+    /// that the next call uses: judged, that first call would keep the
+    /// breaker open one more interval after every outage.
+    Wake { generation: u64 },
     /// Apply the front of the queue.
     Replay { batch: Batch, generation: u64 },
     /// Send a probe of the driver's own (the tier's `health`).
@@ -207,6 +217,7 @@ impl Machine {
             // read would see values older than queued writes, and a write
             // would overtake them.
             Phase::HalfOpen {
+                awake: true,
                 admitted,
                 in_flight,
                 ..
@@ -315,6 +326,7 @@ impl Machine {
     pub(super) fn next_step(&mut self, now: u64) -> Step {
         self.poll(now);
         let Phase::HalfOpen {
+            awake,
             in_flight,
             succeeded,
             ..
@@ -322,6 +334,11 @@ impl Machine {
         else {
             return Step::Done;
         };
+        if !awake {
+            return Step::Wake {
+                generation: self.generation,
+            };
+        }
         if !self.queue.is_empty() {
             return match self.queue.front() {
                 Some(batch) if in_flight == 0 => Step::Replay {
@@ -337,6 +354,16 @@ impl Machine {
         }
         // A place among the probes, if traffic has not taken them all.
         self.admit(now).map_or(Step::Done, Step::Probe)
+    }
+
+    /// Records the end of the wake-up call of the half-open period
+    /// `generation`.
+    pub(super) fn woke(&mut self, generation: u64) {
+        if generation == self.generation
+            && let Phase::HalfOpen { awake, .. } = &mut self.phase
+        {
+            *awake = true;
+        }
     }
 
     /// Records the end of replaying a batch of `items` queued mutations
@@ -412,6 +439,9 @@ impl Machine {
                 "circuit breaker open ({reason}); probing again in {:?}",
                 Duration::from_nanos(until.saturating_sub(now))
             ),
+            Phase::HalfOpen { awake: false, .. } => {
+                "circuit breaker half-open: waking the tier before probing it".to_owned()
+            }
             Phase::HalfOpen { .. } if !self.queue.is_empty() => format!(
                 "circuit breaker half-open: replaying {} queued writes first",
                 self.queue.entries()
@@ -431,6 +461,7 @@ impl Machine {
         {
             self.enter(
                 Phase::HalfOpen {
+                    awake: false,
                     admitted: 0,
                     in_flight: 0,
                     succeeded: 0,
@@ -497,10 +528,11 @@ impl Machine {
         }
     }
 
-    /// Half-open with work for the driver: a queue to replay (once no probe
-    /// is in flight), or probe places free.
+    /// Half-open with work for the driver: a wake-up call, a queue to
+    /// replay (once no probe is in flight), or probe places free.
     fn kick_if_needed(&mut self) {
         if let Phase::HalfOpen {
+            awake,
             admitted,
             in_flight,
             ..
@@ -508,7 +540,7 @@ impl Machine {
         {
             let replay = !self.queue.is_empty() && in_flight == 0;
             let probe = self.queue.is_empty() && admitted < self.settings.probes;
-            if replay || probe {
+            if !awake || replay || probe {
                 self.effects.kick = true;
             }
         }
@@ -547,4 +579,119 @@ impl Machine {
 /// latency budget).
 fn nanos(duration: Duration) -> u64 {
     crate::clock::nanos(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tier::TierWrite;
+
+    const OPEN: u64 = 1_000;
+
+    /// Opens after one failure; two probes.
+    fn machine() -> Machine {
+        let settings = Settings {
+            window_nanos: 10_000,
+            min_calls: 1,
+            consecutive_failures: 1,
+            failure_rate: 0.5,
+            budget: Duration::from_nanos(100),
+            slow_call_rate: 0.5,
+            open_nanos: OPEN,
+            probes: 2,
+        };
+        Machine::new(settings, WriteQueue::new(100, 1 << 20), 0)
+    }
+
+    fn pass(machine: &mut Machine, now: u64) -> Ticket {
+        match machine.admit_read(now) {
+            ReadDecision::Pass(ticket) => ticket,
+            ReadDecision::Refuse(why) => panic!("refused: {why}"),
+        }
+    }
+
+    fn refused(machine: &mut Machine, now: u64) -> bool {
+        matches!(machine.admit_read(now), ReadDecision::Refuse(_))
+    }
+
+    /// Open, then half-open at `OPEN` and woken: probes may pass.
+    fn half_open() -> Machine {
+        let mut m = machine();
+        let ticket = pass(&mut m, 0);
+        m.finish(ticket, 0, Some("down".into()));
+        assert_eq!(m.state(), BreakerState::Open);
+        let Step::Wake { generation } = m.next_step(OPEN) else {
+            panic!("the driver wakes the tier first");
+        };
+        assert!(refused(&mut m, OPEN), "nothing passes before the wake-up");
+        m.woke(generation);
+        m
+    }
+
+    #[test]
+    fn probes_are_bounded_and_a_cancelled_one_gives_its_place_back() {
+        let mut m = half_open();
+        let first = pass(&mut m, OPEN);
+        let second = pass(&mut m, OPEN);
+        assert!(refused(&mut m, OPEN), "two probes at most");
+        m.cancel(second, OPEN);
+        let third = pass(&mut m, OPEN);
+        m.finish(first, OPEN, None);
+        assert_eq!(m.state(), BreakerState::HalfOpen, "one of two");
+        m.finish(third, OPEN, None);
+        assert_eq!(m.state(), BreakerState::Closed);
+    }
+
+    #[test]
+    fn an_outcome_from_an_earlier_generation_is_ignored() {
+        let mut m = half_open();
+        let old = pass(&mut m, OPEN);
+        let failing = pass(&mut m, OPEN);
+        m.finish(failing, OPEN, Some("still down".into()));
+        assert_eq!(m.state(), BreakerState::Open);
+        let Step::Wake { generation } = m.next_step(2 * OPEN) else {
+            panic!("half-open again");
+        };
+        m.woke(generation);
+        let new = pass(&mut m, 2 * OPEN);
+        m.finish(new, 2 * OPEN, None);
+        // The probe of the first half-open period says nothing about the
+        // tier since: it is not the second probe of this one.
+        m.finish(old, 2 * OPEN, None);
+        assert_eq!(m.state(), BreakerState::HalfOpen);
+    }
+
+    #[test]
+    fn writes_queue_while_waking_and_replay_before_any_probe() {
+        let mut m = machine();
+        let ticket = pass(&mut m, 0);
+        m.finish(ticket, 0, Some("down".into()));
+        let Step::Wake { generation } = m.next_step(OPEN) else {
+            panic!("wake");
+        };
+        assert!(matches!(m.admit_write(OPEN), WriteDecision::Queue));
+        let write = TierWrite {
+            key: "k".into(),
+            bytes: vec![1],
+            expires_at_ms: None,
+        };
+        m.enqueue(Mutation::Put(vec![write])).unwrap();
+        m.woke(generation);
+        assert!(refused(&mut m, OPEN), "the queue goes first");
+        let Step::Replay { batch, generation } = m.next_step(OPEN) else {
+            panic!("replay");
+        };
+        m.replayed(
+            batch.items,
+            batch.entries,
+            generation,
+            Replayed::Applied { refused: 0 },
+            OPEN,
+        );
+        // The replay counts as one probe; one more closes the breaker.
+        let probe = pass(&mut m, OPEN);
+        m.finish(probe, OPEN, None);
+        assert_eq!(m.state(), BreakerState::Closed);
+        assert_eq!(m.stats(0).replayed, 1);
+    }
 }

@@ -23,8 +23,10 @@
 //!   the memory and disk tiers keep serving. Writes are queued (below).
 //!   [`health`](Tier::health) reports `Down` with the reason.
 //! * **Half-open**, after the [open interval](BreakerBuilder::open_interval):
-//!   the queued writes are replayed first, in order, by a background task;
-//!   then at most [`half_open_probes`](BreakerBuilder::half_open_probes)
+//!   a background task calls the tier's `health` once without judging it
+//!   (a tier that reconnects on demand fails the first call after an
+//!   outage on the attempt that failed during it), then replays the queued
+//!   writes, in order; then at most [`half_open_probes`](BreakerBuilder::half_open_probes)
 //!   calls reach the tier as probes (callers' calls, or `health` calls of
 //!   the breaker's own when there is no traffic). When that many have
 //!   succeeded within the budget the breaker **closes**; one failed or slow

@@ -1,5 +1,6 @@
-//! The recovery driver: after the open interval, replays the queued writes
-//! in order and probes the tier until the breaker closes or opens again.
+//! The recovery driver: after the open interval, wakes the tier with one
+//! unjudged call, replays the queued writes in order and probes the tier
+//! until the breaker closes or opens again.
 //!
 //! It runs as a tokio task, so no caller waits for a replay: while it runs
 //! the breaker is half-open with a non-empty queue, which refuses reads and
@@ -64,6 +65,12 @@ impl<T: Tier> Shared<T> {
         loop {
             match self.with_machine(|machine, now| machine.next_step(now)) {
                 Step::Done => return,
+                Step::Wake { generation } => {
+                    // Its outcome is not judged (see `Step::Wake`): the
+                    // probes and the replay that follow are.
+                    let _ = self.inner.health().await;
+                    self.with_machine(|machine, _| machine.woke(generation));
+                }
                 Step::Replay { batch, generation } => {
                     let result = self.replay(batch.mutation, batch.entries).await;
                     let (items, entries) = (batch.items, batch.entries);
