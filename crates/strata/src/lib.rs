@@ -19,6 +19,9 @@
 //! * `tier::disk::DiskTier`: the persistent disk tier, on fjall.
 //! * `tier::redis::RedisTier`: the shared tier, on a Redis server; values
 //!   and tag epochs shared by every instance with the same key prefix.
+//! * `tier::breaker::BreakerTier`: a circuit breaker around any tier (in
+//!   practice the Redis tier): fails fast while the tier is down, so the
+//!   memory and disk tiers keep serving, and queues writes for it.
 //!
 //! ## What the memory tier does
 //!
@@ -72,7 +75,7 @@
 //! | feature | adds |
 //! | --- | --- |
 //! | `tokio` | the async loaders (`get_or_compute_async` and friends) |
-//! | `tiers` | `TieredCache`, the `Tier` trait, envelopes, codecs (postcard, JSON) and compression (lz4, zstd) |
+//! | `tiers` | `TieredCache`, the `Tier` trait, envelopes, codecs (postcard, JSON) and compression (lz4, zstd), the circuit breaker (logs through `tracing`) |
 //! | `disk` | `tiers` and the persistent disk tier, `tier::disk::DiskTier` (fjall) |
 //! | `redis` | `tiers` and the shared Redis tier, `tier::redis::RedisTier` (the `redis` crate, tokio) |
 
