@@ -232,7 +232,7 @@ impl<T: Tier> BreakerTier<T> {
 }
 
 /// Everything the clones of one breaker share.
-struct Shared<T> {
+struct Shared<T: Tier> {
     inner: T,
     clock: Arc<dyn Clock>,
     open_interval: Duration,
@@ -413,11 +413,12 @@ impl<T: Tier> Drop for Call<'_, T> {
     }
 }
 
-impl<T> Drop for Shared<T> {
+impl<T: Tier> Drop for Shared<T> {
     fn drop(&mut self) {
         let queued = self.machine.get_mut().queued_now();
         if queued > 0 {
             tracing::warn!(
+                tier = self.inner.name(),
                 queued,
                 "circuit breaker dropped with writes still queued: they never reached the tier"
             );

@@ -22,8 +22,8 @@ pub struct BreakerStats {
     pub transitions: u64,
     /// The latest state change, with its reason.
     pub last_transition: Option<Transition>,
-    /// Reads (and `bump_tag_epoch` calls) refused at once while open or
-    /// half-open, without reaching the inner tier.
+    /// Reads refused at once while open or half-open, without reaching the
+    /// inner tier (writes are queued instead).
     pub rejected: u64,
     /// Epoch reads answered from the last known epochs because the tier
     /// could not answer (refused, or failed).
