@@ -11,8 +11,15 @@
 //! * [`workload`]: the keys, values and batches every engine receives;
 //! * [`disk_run`]: the phases (load, gets, reopen, eviction, reclamation,
 //!   churn) and the [`EngineReport`](disk_run::EngineReport) they fill.
+//!
+//! # Redis outages
+//!
+//! The `redis-outage` binary measures request latency and errors of a
+//! tiered cache (memory, disk, circuit breaker, Redis) while Redis is
+//! killed and stalled, on a [`redis_process`] of its own (see
+//! `docs/circuit-breaker.md`).
 
 pub mod disk_run;
 pub mod engines;
-pub mod redis_server;
+pub mod redis_process;
 pub mod workload;

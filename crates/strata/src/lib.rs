@@ -22,6 +22,9 @@
 //! * `Backplane` (`tier::redis::RedisBackplane` over Redis pub/sub): carries
 //!   each instance's mutations to the others' memory tiers; a lost message
 //!   clears the memory tier rather than leave it stale.
+//! * `tier::breaker::BreakerTier`: a circuit breaker around any tier (in
+//!   practice the Redis tier): fails fast while the tier is down, so the
+//!   memory and disk tiers keep serving, and queues writes for it.
 //!
 //! ## What the memory tier does
 //!
@@ -75,7 +78,7 @@
 //! | feature | adds |
 //! | --- | --- |
 //! | `tokio` | the async loaders (`get_or_compute_async` and friends) |
-//! | `tiers` | `TieredCache`, the `Tier` trait, envelopes, codecs (postcard, JSON) and compression (lz4, zstd) |
+//! | `tiers` | `TieredCache`, the `Tier` trait, envelopes, codecs (postcard, JSON) and compression (lz4, zstd), the circuit breaker (logs through `tracing`) |
 //! | `disk` | `tiers` and the persistent disk tier, `tier::disk::DiskTier` (fjall) |
 //! | `redis` | `tiers` and the shared Redis tier, `tier::redis::RedisTier` (the `redis` crate, tokio) |
 

@@ -20,7 +20,7 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use strata::tier::redis::{RedisBackplane, RedisTier};
 use strata::{MemoryCache, TieredCache};
-use strata_bench::redis_server::start_redis;
+use strata_bench::redis_process::RedisProcess;
 
 /// Measure the backplane's invalidation lag between two instances.
 #[derive(Debug, Parser)]
@@ -50,9 +50,11 @@ async fn instance(url: &str) -> anyhow::Result<TieredCache<String>> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let server = start_redis()?;
-    let a = instance(&server.url).await?;
-    let b = instance(&server.url).await?;
+    let dir = tempfile::tempdir()?;
+    let server = RedisProcess::start(dir.path())?;
+    let url = server.url();
+    let a = instance(&url).await?;
+    let b = instance(&url).await?;
     let mut lag = Histogram::<u64>::new(3)?;
     let key = "lag:key";
     for round in 0..args.rounds {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use strata::tier::redis::RedisTier;
 use strata::{MemoryCache, Tier, TieredCache};
-use strata_bench::redis_server::start_redis;
+use strata_bench::redis_process::RedisProcess;
 
 /// Measure reads through the tiered cache against direct Redis reads.
 #[derive(Debug, Parser)]
@@ -78,8 +78,10 @@ where
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let server = start_redis()?;
-    let tier = RedisTier::builder(server.url.clone())
+    let dir = tempfile::tempdir()?;
+    let server = RedisProcess::start(dir.path())?;
+    let url = server.url();
+    let tier = RedisTier::builder(url.clone())
         .key_prefix("reads:")
         .connect()
         .await?;

@@ -31,6 +31,7 @@
 //! (write-through) or a counted failure (write-back). A tier whose store is
 //! unusable reports it through [`health`](Tier::health).
 
+pub mod breaker;
 #[cfg(feature = "disk")]
 pub mod disk;
 mod error;
