@@ -39,6 +39,20 @@ async fn instance(server: &RedisServer, heartbeat: Duration) -> TieredCache<Stri
         .unwrap()
 }
 
+/// Waits until `cache` has received `n` backplane events, for at most
+/// [`DELIVERY`]. A read must come after the message of the write it reads,
+/// or the late message would (rightly) drop what it just filled.
+async fn heard(cache: &TieredCache<String>, n: u64) {
+    let deadline = Instant::now() + DELIVERY;
+    while cache.stats().await.backplane.unwrap().received < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(
+        cache.stats().await.backplane.unwrap().received >= n,
+        "messages not delivered"
+    );
+}
+
 /// Waits until `done` holds, for at most [`DELIVERY`].
 async fn eventually(mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + DELIVERY;
@@ -58,6 +72,7 @@ async fn a_write_on_one_instance_drops_the_others_memory_copy() {
     let b = instance(&server, Duration::from_secs(1)).await;
 
     a.set("user:1", "Ada".to_owned()).await.unwrap();
+    heard(&b, 1).await;
     assert_eq!(b.get("user:1").await.as_deref(), Some("Ada"));
     assert!(b.memory().contains("user:1"), "b holds it in memory");
 
@@ -96,13 +111,7 @@ async fn tag_prefix_pattern_and_clear_invalidations_reach_the_other_instance() {
     ] {
         a.set_with(key, key.to_owned(), options).await.unwrap();
     }
-    // The six writes' messages must have reached b before it reads, or the
-    // late ones would (rightly) drop what b just read.
-    let received = || async { b.stats().await.backplane.unwrap().received };
-    let deadline = Instant::now() + DELIVERY;
-    while received().await < 6 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    heard(&b, 6).await;
     for key in ["user:1", "user:2", "order:1", "order:2", "cart:1", "misc"] {
         assert!(b.get(key).await.is_some());
     }
@@ -132,6 +141,7 @@ async fn a_lost_subscription_clears_the_memory_tier_instead_of_serving_stale() {
     let a = instance(&server, Duration::from_millis(50)).await;
     let b = instance(&server, Duration::from_millis(50)).await;
     a.set("k", "v1".to_owned()).await.unwrap();
+    heard(&b, 1).await;
     assert_eq!(b.get("k").await.as_deref(), Some("v1"));
     assert!(b.memory().contains("k"));
 
