@@ -1,6 +1,6 @@
 //! `backplane-lag`: how long a mutation on one `TieredCache` takes to drop
 //! the copy in another instance's memory tier, over a real Redis server's
-//! pub/sub (the [redis] issue's target: p99 ≤ 10 ms on loopback).
+//! pub/sub (the Redis issue's target: p99 ≤ 10 ms on loopback).
 //!
 //! Starts its own `redis-server` (from PATH; `scripts/ensure-redis.sh`
 //! installs it) on a free port with no persistence, builds two instances

@@ -1,7 +1,7 @@
 //! `redis-reads`: read throughput of a `TieredCache` over a real Redis
 //! server when 99% of reads hit the memory tier, against the same reads
 //! sent straight to Redis through the same client (`RedisTier`), with the
-//! same concurrency (the [redis] issue's target: ≥ 30×).
+//! same concurrency (the Redis issue's target: ≥ 30×).
 //!
 //! The 1% that miss the memory tier are keys that exist nowhere, so each
 //! one costs a Redis round trip and fills nothing; the 99% are keys loaded
