@@ -604,28 +604,34 @@ async fn connect_error(server: &RedisServer) -> TierError {
         .expect_err("nothing serves")
 }
 
+/// One of several caches (processes, in effect) over one Redis: its own
+/// memory tier and connection, the prefix `shared:`, the test's clock.
+async fn shared_cache(server: &RedisServer, clock: &Arc<ManualClock>) -> TieredCache<String> {
+    let tier = builder(server, "shared:")
+        .clock(clock.clone())
+        .connect()
+        .await
+        .unwrap();
+    let memory = MemoryCache::builder()
+        .max_entries(1_000)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    TieredCache::builder(memory)
+        .tier(Arc::new(tier))
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
 /// Two caches (two processes, in effect), each with its own memory tier and
 /// its own connection, over one Redis.
 #[tokio::test]
 async fn tiered_caches_share_entries_and_invalidations_through_redis() {
     let server = RedisServer::start();
     let clock = Arc::new(ManualClock::at_unix_millis(T0));
-    let cache = |tier: RedisTier| {
-        let memory = MemoryCache::builder()
-            .max_entries(1_000)
-            .clock(clock.clone())
-            .build()
-            .unwrap();
-        TieredCache::<String>::builder(memory)
-            .tier(Arc::new(tier))
-            .clock(clock.clone())
-            .build()
-            .unwrap()
-    };
-    let redis_tier =
-        |server: &RedisServer| builder(server, "shared:").clock(clock.clone()).connect();
-    let a = cache(redis_tier(&server).await.unwrap());
-    let b = cache(redis_tier(&server).await.unwrap());
+    let a = shared_cache(&server, &clock).await;
+    let b = shared_cache(&server, &clock).await;
 
     let users = EntryOptions::new()
         .with_tag("users")
@@ -680,32 +686,8 @@ async fn tiered_caches_share_entries_and_invalidations_through_redis() {
 async fn a_cache_sees_another_caches_tag_bump_after_the_epoch_refresh() {
     let server = RedisServer::start();
     let clock = Arc::new(ManualClock::at_unix_millis(T0));
-    let cache = |tier: RedisTier| {
-        let memory = MemoryCache::builder()
-            .max_entries(1_000)
-            .clock(clock.clone())
-            .build()
-            .unwrap();
-        TieredCache::<String>::builder(memory)
-            .tier(Arc::new(tier))
-            .clock(clock.clone())
-            .build()
-            .unwrap()
-    };
-    let a = cache(
-        builder(&server, "shared:")
-            .clock(clock.clone())
-            .connect()
-            .await
-            .unwrap(),
-    );
-    let b = cache(
-        builder(&server, "shared:")
-            .clock(clock.clone())
-            .connect()
-            .await
-            .unwrap(),
-    );
+    let a = shared_cache(&server, &clock).await;
+    let b = shared_cache(&server, &clock).await;
     let users = EntryOptions::new().with_tag("users");
     a.set_with("user:1", "Ada".into(), users.clone())
         .await

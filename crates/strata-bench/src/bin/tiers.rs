@@ -190,7 +190,7 @@ async fn disk(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
     tier.close().await?;
     drop(tier);
 
-    let file_bytes = dir_bytes(&path)?;
+    let file_bytes = strata_bench::engines::dir_usage(&path)?.apparent;
     let started = Instant::now();
     let tier = open()?;
     let first = tier.get(&key(args.shape.entries / 2)).await?;
@@ -235,18 +235,4 @@ async fn disk(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
-}
-
-/// The bytes of every file under `dir` (the store is a directory).
-fn dir_bytes(dir: &std::path::Path) -> anyhow::Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        total += if entry.file_type()?.is_dir() {
-            dir_bytes(&entry.path())?
-        } else {
-            entry.metadata()?.len()
-        };
-    }
-    Ok(total)
 }

@@ -9,6 +9,7 @@
 
 use fjall::Readable;
 
+use super::builder::MAX_KEY_BYTES;
 use super::store::{self, Store};
 use super::tables::{self, IndexEntry, is_expired, map_err};
 use crate::tier::{KeyFilter, TierError};
@@ -25,7 +26,9 @@ pub(super) enum Lookup {
     Expired(u64),
 }
 
-/// Looks up each of `keys` at `now_ms`.
+/// Looks up each of `keys` at `now_ms`. A key longer than
+/// [`MAX_KEY_BYTES`] cannot have been stored: a miss, without asking fjall
+/// (whose keys stop at 64 KiB).
 pub(super) fn lookup<'k>(
     store: &Store,
     keys: impl ExactSizeIterator<Item = &'k str>,
@@ -34,11 +37,19 @@ pub(super) fn lookup<'k>(
     if keys.len() == 1 {
         // One key needs no snapshot: a point read is already atomic.
         return keys
-            .map(|key| classify(key, store.values.get(key).map_err(map_err)?, now_ms))
+            .map(|key| {
+                if key.len() > MAX_KEY_BYTES {
+                    return Ok(Lookup::Miss);
+                }
+                classify(key, store.values.get(key).map_err(map_err)?, now_ms)
+            })
             .collect();
     }
     let snapshot = store.db.snapshot();
     keys.map(|key| {
+        if key.len() > MAX_KEY_BYTES {
+            return Ok(Lookup::Miss);
+        }
         let record = snapshot.get(&store.values, key).map_err(map_err)?;
         classify(key, record, now_ms)
     })

@@ -16,24 +16,6 @@ impl Shard {
     /// eviction order; expired entries are misses, queued for deletion
     /// without waiting for it. A key too long to be stored is a miss.
     async fn lookup(&self, keys: Vec<String>) -> Result<Vec<Option<Vec<u8>>>, TierError> {
-        if keys.iter().any(|key| key.len() > MAX_KEY_BYTES) {
-            let storable: Vec<String> = keys
-                .iter()
-                .filter(|key| key.len() <= MAX_KEY_BYTES)
-                .cloned()
-                .collect();
-            let mut found = Box::pin(self.lookup(storable)).await?.into_iter();
-            return Ok(keys
-                .iter()
-                .map(|key| {
-                    if key.len() > MAX_KEY_BYTES {
-                        None
-                    } else {
-                        found.next().flatten()
-                    }
-                })
-                .collect());
-        }
         let shared = &self.inner.shared;
         let now_ms = shared.clock.unix_millis();
         let (keys, found) = self

@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use fjall::{Keyspace, PersistMode};
+use fjall::PersistMode;
 use hashbrown::HashMap;
 
 use super::store::Store;
@@ -72,6 +72,27 @@ pub(super) struct Changes {
 }
 
 impl Changes {
+    /// The changes to `ks`.
+    fn of(&self, ks: Ks) -> &Pending {
+        match ks {
+            Ks::Values => &self.values,
+            Ks::Index => &self.index,
+            Ks::Order => &self.order,
+            Ks::Expiry => &self.expiry,
+            Ks::Tags => &self.tags,
+        }
+    }
+
+    fn of_mut(&mut self, ks: Ks) -> &mut Pending {
+        match ks {
+            Ks::Values => &mut self.values,
+            Ks::Index => &mut self.index,
+            Ks::Order => &mut self.order,
+            Ks::Expiry => &mut self.expiry,
+            Ks::Tags => &mut self.tags,
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.values.is_empty()
             && self.index.is_empty()
@@ -240,13 +261,7 @@ impl<'s> Txn<'s> {
     }
 
     fn pending(&mut self, ks: Ks) -> &mut Pending {
-        match ks {
-            Ks::Values => &mut self.changes.values,
-            Ks::Index => &mut self.changes.index,
-            Ks::Order => &mut self.changes.order,
-            Ks::Expiry => &mut self.changes.expiry,
-            Ks::Tags => &mut self.changes.tags,
-        }
+        self.changes.of_mut(ks)
     }
 
     /// Stores `value` under `key` in `ks`, in this batch.
@@ -259,29 +274,9 @@ impl<'s> Txn<'s> {
         self.pending(ks).insert(key.to_vec(), None);
     }
 
-    /// The value under `key` in `keyspace` as this batch sees it.
-    fn read(
-        &self,
-        pending: &Pending,
-        keyspace: &Keyspace,
-        key: &[u8],
-    ) -> Result<Option<Vec<u8>>, TierError> {
-        match pending.get(key) {
-            Some(change) => Ok(change.clone()),
-            None => Ok(keyspace.get(key).map_err(map_err)?.map(|v| v.to_vec())),
-        }
-    }
-
     /// Whether this batch removed `key` from `ks`.
     pub(super) fn removed(&self, ks: Ks, key: &[u8]) -> bool {
-        let pending = match ks {
-            Ks::Values => &self.changes.values,
-            Ks::Index => &self.changes.index,
-            Ks::Order => &self.changes.order,
-            Ks::Expiry => &self.changes.expiry,
-            Ks::Tags => &self.changes.tags,
-        };
-        matches!(pending.get(key), Some(None))
+        matches!(self.changes.of(ks).get(key), Some(None))
     }
 
     /// What `index` says about `key`, as of this batch.
@@ -449,8 +444,16 @@ impl<'s> Txn<'s> {
 
     /// The epoch of `tag` as of this batch.
     fn tag_epoch(&self, tag: &str) -> Result<u64, TierError> {
-        self.read(&self.changes.tags, &self.store.tags, tag.as_bytes())?
-            .map_or(Ok(0), |value| tables::decode_u64(tag.as_bytes(), &value))
+        let record = match self.changes.tags.get(tag.as_bytes()) {
+            Some(change) => change.clone(),
+            None => self
+                .store
+                .tags
+                .get(tag)
+                .map_err(map_err)?
+                .map(|v| v.to_vec()),
+        };
+        record.map_or(Ok(0), |value| tables::decode_u64(tag.as_bytes(), &value))
     }
 
     /// Adds one to the epoch of `tag`; returns the new epoch.

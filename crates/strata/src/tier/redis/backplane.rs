@@ -287,16 +287,12 @@ fn classify(heard: &mut HashMap<u64, u64>, me: u64, wire: Wire) -> Vec<Backplane
     events
 }
 
-/// A random instance id, from the OS's hasher seed (std's `RandomState`
-/// is seeded from OS randomness per process, and per instance here by the
-/// address of a fresh allocation and the time).
+/// A random instance id. std's `RandomState` keys come from OS randomness
+/// once per thread and change with every `new()`, so the hash of nothing
+/// under fresh keys differs per instance and per process.
 fn rand_origin() -> u64 {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    std::time::SystemTime::now().hash(&mut hasher);
-    let probe = Box::new(0u8);
-    std::ptr::addr_of!(*probe).hash(&mut hasher);
-    hasher.finish()
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(())
 }
 
 #[cfg(test)]
