@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use strata::tier::disk::{DiskConfigError, DiskTier, DiskTierBuilder, OnDamage};
+use strata::tier::disk::{DiskConfigError, DiskTier, DiskTierBuilder, MAX_KEY_BYTES, OnDamage};
 use strata::{
     KeyFilter, KeyPattern, ManualClock, Tier, TierError, TierHealth, TierWrite, WallClock,
 };
@@ -209,6 +209,44 @@ async fn read_keys_survive_a_wave_of_inserts_that_evicts_the_rest() {
     let keys = tier.scan(&KeyFilter::All).await.unwrap();
     let expected: Vec<String> = (0..10).chain(100..110).map(key).collect();
     assert_eq!(keys, expected);
+    assert_consistent(&tier).await;
+}
+
+/// Keys beyond what the tier stores (fjall's own limit is 64 KiB, and the
+/// expiry keyspace adds 8 bytes): refused on put, a miss on get, nothing to
+/// delete; never a panic from the engine.
+#[tokio::test]
+async fn a_key_too_long_to_store_is_refused_and_never_reaches_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let tier = builder(dir.path()).open().unwrap();
+    let long = "k".repeat(MAX_KEY_BYTES + 1);
+    let beyond_fjall = "k".repeat(70 * 1024);
+    for key in [&long, &beyond_fjall] {
+        match tier.put(write(key, b"v", None)).await {
+            Err(TierError::TooLarge { size, limit, .. }) => {
+                assert_eq!((size, limit), (key.len() as u64, MAX_KEY_BYTES as u64));
+            }
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        assert_eq!(tier.get(key).await.unwrap(), None);
+        assert_eq!(
+            tier.delete_many(std::slice::from_ref(key)).await.unwrap(),
+            0
+        );
+    }
+    let keys = vec![long.clone(), "short".to_owned(), beyond_fjall];
+    tier.put(write("short", b"v", None)).await.unwrap();
+    assert_eq!(
+        tier.get_many(&keys).await.unwrap(),
+        vec![None, Some(b"v".to_vec()), None]
+    );
+    // The longest storable key works.
+    let longest = "k".repeat(MAX_KEY_BYTES);
+    tier.put(write(&longest, b"v", None)).await.unwrap();
+    assert_eq!(
+        tier.get(&longest).await.unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
     assert_consistent(&tier).await;
 }
 
