@@ -1,0 +1,151 @@
+//! Namespaces: independent caches under one server, each a
+//! [`TieredCache`] (memory tier over its own disk tier) with its own
+//! policy, capacity, default TTL and compression.
+
+mod engine;
+pub mod history;
+mod registry;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use strata::tier::disk::DiskTier;
+use tokio::sync::{RwLock, RwLockReadGuard};
+
+use crate::config::NamespaceSettings;
+use crate::error::ApiError;
+
+pub use engine::Engine;
+pub use history::{History, Sample};
+pub use registry::{Registry, RegistryError};
+
+/// The longest namespace name.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Checks a namespace name: 1–64 of `A–Z a–z 0–9 _ - .`, not starting with
+/// `.` or `_` (so a name is always a safe directory name, and `_`-names stay
+/// free for the server's own use).
+///
+/// # Errors
+/// 400 saying what a name may contain.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && !name.starts_with(['.', '_'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_namespace",
+            format!(
+                "namespace {name:?} is not valid: use 1 to {MAX_NAME_LEN} of A-Z a-z 0-9 _ - ., \
+                 not starting with . or _"
+            ),
+        ))
+    }
+}
+
+/// One namespace.
+pub struct Namespace {
+    name: String,
+    /// The engine, replaced whole when the configuration changes at run
+    /// time. Requests hold a read guard for their duration, so a change
+    /// waits for the requests in flight and none straddles two engines
+    /// (tokio's lock: guards are held across `.await`).
+    engine: RwLock<Arc<Engine>>,
+    /// The disk tier outlives engine changes: entries stay on disk while
+    /// the memory tier is rebuilt.
+    disk: Option<DiskTier>,
+    /// Figures over time, for `/analytics` and the dashboard.
+    history: parking_lot::Mutex<History>,
+}
+
+impl Namespace {
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The engine, for the duration of one request.
+    pub async fn engine(&self) -> RwLockReadGuard<'_, Arc<Engine>> {
+        self.engine.read().await
+    }
+
+    /// The engine now, without holding it (for sampling).
+    pub async fn current(&self) -> Arc<Engine> {
+        Arc::clone(&*self.engine.read().await)
+    }
+
+    /// The disk tier, when the namespace has one.
+    pub fn disk(&self) -> Option<&DiskTier> {
+        self.disk.as_ref()
+    }
+
+    /// The recorded history.
+    pub fn history(&self) -> &parking_lot::Mutex<History> {
+        &self.history
+    }
+
+    /// Replaces the engine with one built from `settings`, after the
+    /// requests in flight finish. The memory tier starts empty; entries on
+    /// disk are promoted again as they are read.
+    ///
+    /// # Errors
+    /// 400 when `settings` change what cannot change at run time (whether
+    /// there is a disk tier, its budget); 500 when the engine cannot be
+    /// built.
+    pub async fn reconfigure(
+        &self,
+        settings: NamespaceSettings,
+        memory: &crate::config::MemoryConfig,
+        limits: &crate::config::Limits,
+    ) -> Result<(), ApiError> {
+        let mut slot = self.engine.write().await;
+        let old = &slot.settings;
+        if settings.disk != old.disk || settings.disk_max_bytes != old.disk_max_bytes {
+            return Err(ApiError::bad_request(
+                "disk and disk_max_bytes cannot change at run time; change the config and restart",
+            ));
+        }
+        let engine = Engine::build(&settings, self.disk.clone(), memory, limits).map_err(|e| {
+            ApiError::bad_request(format!("the new configuration is not valid: {e}"))
+        })?;
+        // Drain the old engine's write-back queue before its memory tier goes.
+        if let Err(e) = slot.cache.close().await {
+            return Err(ApiError::from(e));
+        }
+        *slot = Arc::new(engine);
+        Ok(())
+    }
+
+    /// Flushes queued writes and closes the disk tier cleanly.
+    ///
+    /// # Errors
+    /// A message naming what failed.
+    pub async fn close(&self) -> Result<(), String> {
+        let engine = self.engine.write().await;
+        engine
+            .cache
+            .close()
+            .await
+            .map_err(|e| format!("namespace {}: {e}", self.name))?;
+        if let Some(disk) = &self.disk {
+            disk.close()
+                .await
+                .map_err(|e| format!("namespace {}: closing the disk tier: {e}", self.name))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
