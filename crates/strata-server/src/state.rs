@@ -51,6 +51,8 @@ impl AppState {
     /// # Errors
     /// [`StartError`] saying what to fix.
     pub async fn new(config: Config) -> Result<Self, StartError> {
+        // Configs built in code skip `config::load`; check them here too.
+        crate::config::validate(&config).map_err(|e| StartError::Config(e.to_string()))?;
         let tokens = Tokens::from_config(&config.auth).map_err(StartError::Config)?;
         let config = Arc::new(config);
         let registry = Registry::open(Arc::clone(&config)).await?;
