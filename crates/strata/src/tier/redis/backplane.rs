@@ -19,6 +19,14 @@
 //! Pub/sub delivers to connected subscribers only and keeps nothing, which
 //! is what a backplane needs: an instance that was away has nothing to
 //! catch up on, because it clears its memory tier on `Lost`.
+//!
+//! With [`BackplaneTransport::ClientTracking`] (chosen by
+//! [`RedisBackplaneBuilder`](super::RedisBackplaneBuilder) where the server
+//! supports it), key and tag invalidations come from Redis's client
+//! tracking instead (`tracking.rs`), and the `Key` and `Tag` messages heard
+//! on the channel are skipped, their sequence numbers still counted. Every
+//! instance still publishes every mutation, so instances on pub/sub alone
+//! (an older build, a forced mode) hear everything.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,7 +41,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::backplane_builder::RedisBackplaneBuilder;
 use super::errors::{from_redis, timeout};
+use super::tracking::{Tracked, Tracker};
+use super::transport::{BackplaneTransport, TransportMode};
 use crate::tier::TierError;
 use crate::tiered::{Backplane, BackplaneEvent, BackplaneMessage};
 
@@ -67,6 +78,7 @@ pub struct RedisBackplane {
     /// loss to the others, and make them clear their memory tiers).
     sending: Arc<tokio::sync::Mutex<()>>,
     command_timeout: Duration,
+    transport: BackplaneTransport,
     events: Mutex<Option<mpsc::UnboundedReceiver<BackplaneEvent>>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -76,6 +88,7 @@ impl std::fmt::Debug for RedisBackplane {
         f.debug_struct("RedisBackplane")
             .field("channel", &self.channel)
             .field("origin", &self.origin)
+            .field("transport", &self.transport)
             .finish_non_exhaustive()
     }
 }
@@ -89,31 +102,64 @@ impl Drop for RedisBackplane {
 }
 
 impl RedisBackplane {
-    /// Connects to the Redis server at `url`, subscribes to `channel`, and
-    /// starts the heartbeat. Returns once the subscription is in place, so
-    /// that nothing published after this returns is missed.
+    /// Settings for a backplane on the Redis server at `url` (the URLs of
+    /// [`RedisTier::builder`](super::RedisTier::builder)), choosing its
+    /// transport when it connects.
+    pub fn builder(url: impl Into<String>) -> RedisBackplaneBuilder {
+        RedisBackplaneBuilder::new(url.into())
+    }
+
+    /// Connects a **pub/sub only** backplane to the Redis server at `url`,
+    /// subscribes to `channel`, and starts the heartbeat. Returns once the
+    /// subscription is in place, so that nothing published after this
+    /// returns is missed. For client tracking where the server supports it,
+    /// use [`builder`](Self::builder), which knows the tier's key prefix.
     ///
     /// `heartbeat` bounds how long the loss of a last message goes unseen;
     /// `command_timeout` bounds each publish.
     ///
     /// # Errors
-    /// [`TierError::Config`] for a malformed URL; [`TierError::Unavailable`]
-    /// or [`TierError::Timeout`] when Redis cannot be reached.
+    /// [`TierError::Config`] for a malformed URL or a zero duration;
+    /// [`TierError::Unavailable`] or [`TierError::Timeout`] when Redis
+    /// cannot be reached.
     pub async fn connect(
         url: &str,
         channel: &str,
         heartbeat: Duration,
         command_timeout: Duration,
     ) -> Result<Self, TierError> {
-        let client = redis::Client::open(url).map_err(|error| TierError::Config {
-            tier: "redis".to_owned(),
-            source: Box::new(error),
-        })?;
+        Self::builder(url)
+            .channel(channel)
+            .heartbeat(heartbeat)
+            .command_timeout(command_timeout)
+            .transport(TransportMode::PubSub)
+            .connect()
+            .await
+    }
+
+    /// The transport of key and tag invalidations, chosen when it connected.
+    pub fn transport(&self) -> BackplaneTransport {
+        self.transport
+    }
+
+    /// Subscribes to `channel`, starts the heartbeat, and serves `tracking`
+    /// (already on) when there is one.
+    pub(super) async fn start(
+        client: redis::Client,
+        channel: &str,
+        heartbeat: Duration,
+        command_timeout: Duration,
+        tracking: Option<(Tracker, Tracked)>,
+    ) -> Result<Self, TierError> {
         let connecting = ConnectionManager::new(client.clone());
         let connection = tokio::time::timeout(command_timeout, connecting)
             .await
             .map_err(|_| timeout(command_timeout))?
             .map_err(|error| from_redis(error, command_timeout))?;
+        let transport = match tracking {
+            Some(_) => BackplaneTransport::ClientTracking,
+            None => BackplaneTransport::PubSub,
+        };
         let origin = rand_origin();
         let seq = Arc::new(AtomicU64::new(0));
         let (tx, rx) = mpsc::unbounded_channel();
@@ -122,7 +168,8 @@ impl RedisBackplane {
             client,
             channel.to_owned(),
             origin,
-            tx,
+            transport,
+            tx.clone(),
             Some(ready_tx),
         ));
         match tokio::time::timeout(command_timeout, ready_rx).await {
@@ -141,6 +188,10 @@ impl RedisBackplane {
             Arc::clone(&sending),
             heartbeat,
         ));
+        let mut tasks = vec![listener, beat];
+        if let Some((tracker, tracked)) = tracking {
+            tasks.push(tokio::spawn(tracker.run(tracked, tx)));
+        }
         Ok(Self {
             connection,
             channel: channel.to_owned(),
@@ -148,8 +199,9 @@ impl RedisBackplane {
             seq,
             sending,
             command_timeout,
+            transport,
             events: Mutex::new(Some(rx)),
-            tasks: vec![listener, beat],
+            tasks,
         })
     }
 }
@@ -221,6 +273,7 @@ async fn listen(
     client: redis::Client,
     channel: String,
     origin: u64,
+    transport: BackplaneTransport,
     tx: mpsc::UnboundedSender<BackplaneEvent>,
     mut ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
@@ -250,6 +303,9 @@ async fn listen(
                     continue;
                 };
                 for event in classify(&mut heard, origin, wire) {
+                    if carried_by_tracking(transport, &event) {
+                        continue;
+                    }
                     if tx.send(event).is_err() {
                         return;
                     }
@@ -261,6 +317,17 @@ async fn listen(
         }
         tokio::time::sleep(RESUBSCRIBE_AFTER).await;
     }
+}
+
+/// Whether `event` reaches this instance by client tracking already: a
+/// change to a value key or to the tags hash is reported by Redis itself,
+/// so the message would only apply it twice.
+fn carried_by_tracking(transport: BackplaneTransport, event: &BackplaneEvent) -> bool {
+    transport == BackplaneTransport::ClientTracking
+        && matches!(
+            event,
+            BackplaneEvent::Message(BackplaneMessage::Key(_) | BackplaneMessage::Tag(_))
+        )
 }
 
 /// The events one wire message means for this instance, given the last seq

@@ -77,17 +77,23 @@
 //! ```
 
 mod backplane;
+mod backplane_builder;
 mod builder;
 mod epochs;
 mod errors;
+mod invalidations;
 mod keys;
 mod scan;
 mod stats;
 mod tier_impl;
+mod tracking;
+mod transport;
 
 pub use backplane::RedisBackplane;
+pub use backplane_builder::{BackplaneConfigError, RedisBackplaneBuilder};
 pub use builder::{MAX_ENTRY_LIMIT, RedisConfigError, RedisTierBuilder};
 pub use stats::RedisStats;
+pub use transport::{BackplaneTransport, TransportMode};
 
 use std::future::Future;
 use std::sync::Arc;
