@@ -26,7 +26,12 @@ async fn raw_values_round_trip_with_their_metadata() {
     let etag = stored["etag"].as_str().unwrap().to_owned();
     assert!(stored["ttl_ms"].as_u64().unwrap() > 59_000);
 
-    let response = server.client.get(server.at("/v1/default/keys/users/42")).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.at("/v1/default/keys/users/42"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "text/csv");
@@ -49,7 +54,12 @@ async fn raw_values_round_trip_with_their_metadata() {
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
     assert!(response.text().await.unwrap().is_empty());
 
-    let response = server.client.head(server.at("/v1/default/keys/users/42")).send().await.unwrap();
+    let response = server
+        .client
+        .head(server.at("/v1/default/keys/users/42"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-length"], "15");
     assert!(response.text().await.unwrap().is_empty());
@@ -65,15 +75,44 @@ async fn raw_values_round_trip_with_their_metadata() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let response = server.client.get(server.at("/v1/default/keys/h")).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.at("/v1/default/keys/h"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-strata-tags"], "a");
-    assert_eq!(response.headers()["content-type"], "application/octet-stream");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/octet-stream"
+    );
 
-    let deleted = ok_json(server.client.delete(server.at("/v1/default/keys/users/42")).send().await.unwrap()).await;
+    let deleted = ok_json(
+        server
+            .client
+            .delete(server.at("/v1/default/keys/users/42"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(deleted["deleted"], true);
-    let response = server.client.get(server.at("/v1/default/keys/users/42")).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.at("/v1/default/keys/users/42"))
+        .send()
+        .await
+        .unwrap();
     expect_error(response, StatusCode::NOT_FOUND, "key_not_found").await;
-    let deleted = ok_json(server.client.delete(server.at("/v1/default/keys/users/42")).send().await.unwrap()).await;
+    let deleted = ok_json(
+        server
+            .client
+            .delete(server.at("/v1/default/keys/users/42"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(deleted["deleted"], false);
     server.stop().await.unwrap();
 }
@@ -83,12 +122,19 @@ async fn entries_expire_after_their_ttl() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(config(dir.path())).await;
     let stored = server
-        .post_json("/v1/default/set", &json!({"key": "brief", "value": 1, "ttl": "300ms"}))
+        .post_json(
+            "/v1/default/set",
+            &json!({"key": "brief", "value": 1, "ttl": "300ms"}),
+        )
         .await;
     assert!(stored["ttl_ms"].as_u64().unwrap() <= 300);
     assert_eq!(server.value("default", "brief").await.as_deref(), Some("1"));
     eventually("the entry to expire", || async {
-        server.value("default", "brief").await.is_none().then_some(())
+        server
+            .value("default", "brief")
+            .await
+            .is_none()
+            .then_some(())
     })
     .await;
     server.stop().await.unwrap();
@@ -100,9 +146,17 @@ async fn json_values_and_batches() {
     let server = TestServer::start(config(dir.path())).await;
     let value = json!({"name": "Ada", "langs": ["en", "fr"], "n": 1.5});
     server
-        .post_json("/v1/default/set", &json!({"key": "p:1", "value": value, "tags": ["people"], "metadata": {"src": "test"}}))
+        .post_json(
+            "/v1/default/set",
+            &json!({"key": "p:1", "value": value, "tags": ["people"], "metadata": {"src": "test"}}),
+        )
         .await;
-    let response = server.client.get(server.at("/v1/default/keys/p:1")).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.at("/v1/default/keys/p:1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["content-type"], "application/json");
     assert_eq!(response.json::<Value>().await.unwrap(), value);
 
@@ -117,7 +171,10 @@ async fn json_values_and_batches() {
     server.put("default", "raw", "bytes").await;
 
     let got = server
-        .post_json("/v1/default/mget", &json!({"keys": ["p:1", "missing", "p:3", "raw"]}))
+        .post_json(
+            "/v1/default/mget",
+            &json!({"keys": ["p:1", "missing", "p:3", "raw"]}),
+        )
         .await;
     assert_eq!(got["found"], 3);
     let entries = got["entries"].as_array().unwrap();
@@ -127,13 +184,18 @@ async fn json_values_and_batches() {
     assert_eq!(entries[1], Value::Null);
     assert_eq!(entries[2]["value"], "three");
     assert!(entries[2]["ttl_ms"].as_u64().unwrap() <= 60_000);
-    assert_eq!(entries[3]["value_base64"], "Ynl0ZXM=", "raw values travel as base64");
+    assert_eq!(
+        entries[3]["value_base64"], "Ynl0ZXM=",
+        "raw values travel as base64"
+    );
 
     // One bad entry fails the batch before anything is stored.
     let response = server
         .client
         .post(server.at("/v1/default/mset"))
-        .json(&json!({"entries": [{"key": "ok", "value": 1}, {"key": "bad", "value": 1, "ttl": 0}]}))
+        .json(
+            &json!({"entries": [{"key": "ok", "value": 1}, {"key": "bad", "value": 1, "ttl": 0}]}),
+        )
         .send()
         .await
         .unwrap();
@@ -172,7 +234,10 @@ async fn invalidation_by_key_tag_prefix_and_pattern_and_clear() {
             &json!({"keys": ["k3", "nope"], "tags": ["t"], "prefix": "user:", "pattern": "order-?"}),
         )
         .await;
-    assert_eq!(counts, json!({"keys": 1, "tags": 2, "prefix": 2, "pattern": 2}));
+    assert_eq!(
+        counts,
+        json!({"keys": 1, "tags": 2, "prefix": 2, "pattern": 2})
+    );
     for gone in ["k1", "k2", "k3", "user:1", "user:2", "order-a", "order-b"] {
         assert_eq!(server.value("default", gone).await, None, "{gone}");
     }
@@ -204,7 +269,12 @@ async fn stats_analytics_and_memory_report_the_traffic() {
         assert!(server.value("default", "hot").await.is_some());
     }
     for i in 0..5 {
-        assert!(server.value("default", &format!("absent-{i}")).await.is_none());
+        assert!(
+            server
+                .value("default", &format!("absent-{i}"))
+                .await
+                .is_none()
+        );
     }
     let stats = server.get_json("/v1/default/stats").await;
     assert_eq!(stats["reads"], 305);
@@ -212,20 +282,37 @@ async fn stats_analytics_and_memory_report_the_traffic() {
     assert_eq!(stats["misses"], 5);
     assert_eq!(stats["inserts"], 2);
     assert_eq!(stats["policy"], "adaptive");
-    let tiers: Vec<&str> = stats["tiers"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let tiers: Vec<&str> = stats["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(tiers, ["memory", "disk"]);
-    assert_eq!(stats["tiers"][1]["misses"], 5, "each memory miss asked the disk tier");
+    assert_eq!(
+        stats["tiers"][1]["misses"], 5,
+        "each memory miss asked the disk tier"
+    );
 
     let analytics = eventually("a sample with the reads", || async {
         let a = server.get_json("/v1/default/analytics").await;
-        let reads: u64 = a["samples"].as_array()?.iter().map(|s| s["reads"].as_u64().unwrap()).sum();
+        let reads: u64 = a["samples"]
+            .as_array()?
+            .iter()
+            .map(|s| s["reads"].as_u64().unwrap())
+            .sum();
         (reads > 0).then_some(a)
     })
     .await;
     assert_eq!(analytics["top_keys"][0]["key"], "hot");
     assert_eq!(analytics["hit_ratio"], 300.0 / 305.0);
     assert_eq!(analytics["interval_ms"], 100);
-    assert!(analytics["latency"][0]["latency"]["samples"].as_u64().unwrap() > 0);
+    assert!(
+        analytics["latency"][0]["latency"]["samples"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
 
     let memory = server.get_json("/v1/default/memory").await;
     assert_eq!(memory["entries"], 2);
@@ -254,31 +341,79 @@ async fn warm_up_export_and_import_round_trip() {
             ], "keys": ["existing", "never-stored"]}),
         )
         .await;
-    assert_eq!(warmed, json!({"loaded": 2, "skipped": 1, "promoted": 1, "missing": 1}));
-    assert_eq!(server.value("default", "existing").await.as_deref(), Some("newer"));
+    assert_eq!(
+        warmed,
+        json!({"loaded": 2, "skipped": 1, "promoted": 1, "missing": 1})
+    );
+    assert_eq!(
+        server.value("default", "existing").await.as_deref(),
+        Some("newer")
+    );
 
-    let response = server.client.get(server.at("/v1/default/export")).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.at("/v1/default/export"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["content-type"], "application/x-ndjson");
     let exported = response.text().await.unwrap();
-    let records: Vec<Value> = exported.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<Value> = exported
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 3);
-    let only_cfg = server.client.get(server.at("/v1/default/export?prefix=cfg:&tag=cfg")).send().await.unwrap();
+    let only_cfg = server
+        .client
+        .get(server.at("/v1/default/export?prefix=cfg:&tag=cfg"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(only_cfg.text().await.unwrap().lines().count(), 1);
 
     server.post_json("/v1/default/clear", &json!(null)).await;
     assert_eq!(server.value("default", "cfg:a").await, None);
-    let body = format!("{exported}not json\n{{\"key\": \"twice\", \"value\": 1, \"value_base64\": \"AA==\"}}\n");
-    let imported = ok_json(server.client.post(server.at("/v1/default/import")).body(body).send().await.unwrap()).await;
+    let body = format!(
+        "{exported}not json\n{{\"key\": \"twice\", \"value\": 1, \"value_base64\": \"AA==\"}}\n"
+    );
+    let imported = ok_json(
+        server
+            .client
+            .post(server.at("/v1/default/import"))
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(imported["imported"], 3);
     assert_eq!(imported["failed"], 2);
     assert_eq!(imported["errors"][0]["line"], 4);
     assert_eq!(imported["errors"][1]["line"], 5);
-    assert_eq!(server.value("default", "existing").await.as_deref(), Some("newer"));
-    assert_eq!(server.value("default", "cfg:b").await.as_deref(), Some("[1,2]"));
-    let response = server.client.get(server.at("/v1/default/keys/cfg:a")).send().await.unwrap();
+    assert_eq!(
+        server.value("default", "existing").await.as_deref(),
+        Some("newer")
+    );
+    assert_eq!(
+        server.value("default", "cfg:b").await.as_deref(),
+        Some("[1,2]")
+    );
+    let response = server
+        .client
+        .get(server.at("/v1/default/keys/cfg:a"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-strata-tags"], "cfg");
-    let ttl: u64 = response.headers()["x-strata-ttl"].to_str().unwrap().parse().unwrap();
-    assert!(ttl > 3500 && ttl <= 3600, "the TTL survives the round trip: {ttl}");
+    let ttl: u64 = response.headers()["x-strata-ttl"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        ttl > 3500 && ttl <= 3600,
+        "the TTL survives the round trip: {ttl}"
+    );
     server.stop().await.unwrap();
 }
 
@@ -288,7 +423,10 @@ async fn admin_benchmark_and_run_time_config() {
     let server = TestServer::start(config(dir.path())).await;
     server.put("default", "survivor", "on disk").await;
     let bench = server
-        .post_json("/v1/default/benchmark", &json!({"ops": 20000, "keys": 1000, "capacity": 100}))
+        .post_json(
+            "/v1/default/benchmark",
+            &json!({"ops": 20000, "keys": 1000, "capacity": 100}),
+        )
         .await;
     assert_eq!(bench["policy"], "adaptive");
     assert_eq!(bench["ops"], 20000);
@@ -323,15 +461,44 @@ async fn admin_benchmark_and_run_time_config() {
     assert_eq!(now["policy"], "lru");
     assert_eq!(server.get_json("/v1/default/stats").await["policy"], "lru");
     // The memory tier was rebuilt; the entry comes back from disk.
-    assert_eq!(server.value("default", "survivor").await.as_deref(), Some("on disk"));
+    assert_eq!(
+        server.value("default", "survivor").await.as_deref(),
+        Some("on disk")
+    );
     server.put("default", "fresh", "x").await;
-    let response = server.client.get(server.at("/v1/default/keys/fresh")).send().await.unwrap();
-    let ttl: u64 = response.headers()["x-strata-ttl"].to_str().unwrap().parse().unwrap();
-    assert!(ttl > 590 && ttl <= 600, "the new default TTL applies: {ttl}");
+    let response = server
+        .client
+        .get(server.at("/v1/default/keys/fresh"))
+        .send()
+        .await
+        .unwrap();
+    let ttl: u64 = response.headers()["x-strata-ttl"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        ttl > 590 && ttl <= 600,
+        "the new default TTL applies: {ttl}"
+    );
 
-    for bad in [json!({"policy": "fifo"}), json!({"colour": "blue"}), json!({"max_entries": 0})] {
-        let response = server.client.put(server.at("/v1/default/config")).json(&bad).send().await.unwrap();
-        assert!(response.status().is_client_error(), "{bad}: {}", response.status());
+    for bad in [
+        json!({"policy": "fifo"}),
+        json!({"colour": "blue"}),
+        json!({"max_entries": 0}),
+    ] {
+        let response = server
+            .client
+            .put(server.at("/v1/default/config"))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "{bad}: {}",
+            response.status()
+        );
         let body: Value = response.json().await.unwrap();
         assert!(body["error"]["message"].as_str().is_some());
     }
@@ -352,8 +519,18 @@ async fn health_and_metrics() {
     assert_eq!(tiers[1]["name"], "disk");
     assert_eq!(tiers[1]["up"], true);
 
-    let response = server.client.get(server.at("/metrics")).send().await.unwrap();
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let response = server
+        .client
+        .get(server.at("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = response.text().await.unwrap();
     let value = |needle: &str| -> f64 {
         let line = text
@@ -362,11 +539,26 @@ async fn health_and_metrics() {
             .unwrap_or_else(|| panic!("no {needle} in\n{text}"));
         line.rsplit(' ').next().unwrap().parse().unwrap()
     };
-    assert_eq!(value(r#"strata_hits_total{namespace="default",tier="memory"}"#), 1.0);
-    assert_eq!(value(r#"strata_misses_total{namespace="default",tier="disk"}"#), 1.0);
-    assert_eq!(value(r#"strata_entries{namespace="default",tier="memory"}"#), 1.0);
-    assert_eq!(value(r#"strata_evictions_total{namespace="default",tier="memory",cause="capacity"}"#), 0.0);
-    assert_eq!(value(r#"strata_tier_up{namespace="default",tier="disk"}"#), 1.0);
+    assert_eq!(
+        value(r#"strata_hits_total{namespace="default",tier="memory"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"strata_misses_total{namespace="default",tier="disk"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"strata_entries{namespace="default",tier="memory"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"strata_evictions_total{namespace="default",tier="memory",cause="capacity"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(r#"strata_tier_up{namespace="default",tier="disk"}"#),
+        1.0
+    );
     assert!(text.contains(r#"strata_request_duration_seconds_bucket{namespace="default",method="GET",route="/v1/{ns}/keys/{*key}",le="0.005"}"#), "{text}");
     assert!(text.contains(r#"strata_requests_total{namespace="default",method="PUT",route="/v1/{ns}/keys/{*key}",status="201"} 1"#));
     assert!(text.contains("# HELP strata_hits_total"));
@@ -379,21 +571,52 @@ async fn namespaces_are_independent_and_created_on_first_write() {
     let mut cfg = config(dir.path());
     cfg.limits.max_namespaces = 3;
     let server = TestServer::start(cfg).await;
-    let response = server.client.get(server.at("/v1/orders/keys/a")).send().await.unwrap();
+    let response = server
+        .client
+        .get(server.at("/v1/orders/keys/a"))
+        .send()
+        .await
+        .unwrap();
     expect_error(response, StatusCode::NOT_FOUND, "namespace_not_found").await;
     server.put("orders", "a", "in orders").await;
     server.put("default", "a", "in default").await;
-    assert_eq!(server.value("orders", "a").await.as_deref(), Some("in orders"));
-    assert_eq!(server.value("default", "a").await.as_deref(), Some("in default"));
+    assert_eq!(
+        server.value("orders", "a").await.as_deref(),
+        Some("in orders")
+    );
+    assert_eq!(
+        server.value("default", "a").await.as_deref(),
+        Some("in default")
+    );
     server.post_json("/v1/orders/clear", &json!(null)).await;
-    assert_eq!(server.value("default", "a").await.as_deref(), Some("in default"));
+    assert_eq!(
+        server.value("default", "a").await.as_deref(),
+        Some("in default")
+    );
     assert!(dir.path().join("namespaces/orders").is_dir());
 
-    let response = server.client.put(server.at("/v1/.hidden/keys/a")).body("x").send().await.unwrap();
+    let response = server
+        .client
+        .put(server.at("/v1/.hidden/keys/a"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     expect_error(response, StatusCode::BAD_REQUEST, "invalid_namespace").await;
     server.put("third", "a", "x").await;
-    let response = server.client.put(server.at("/v1/fourth/keys/a")).body("x").send().await.unwrap();
-    expect_error(response, StatusCode::INSUFFICIENT_STORAGE, "too_many_namespaces").await;
+    let response = server
+        .client
+        .put(server.at("/v1/fourth/keys/a"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        response,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "too_many_namespaces",
+    )
+    .await;
     server.stop().await.unwrap();
 
     // Without creation on demand, only declared namespaces exist.
@@ -401,7 +624,13 @@ async fn namespaces_are_independent_and_created_on_first_write() {
     let mut cfg = config(dir.path());
     cfg.create_on_demand = false;
     let server = TestServer::start(cfg).await;
-    let response = server.client.put(server.at("/v1/orders/keys/a")).body("x").send().await.unwrap();
+    let response = server
+        .client
+        .put(server.at("/v1/orders/keys/a"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     let message = expect_error(response, StatusCode::NOT_FOUND, "namespace_not_found").await;
     assert!(message.contains("create_on_demand"), "{message}");
     server.put("default", "a", "x").await;

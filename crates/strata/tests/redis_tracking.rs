@@ -164,6 +164,9 @@ async fn auto_selection_chooses_tracking_where_the_server_has_it_and_pub_sub_whe
 async fn a_write_on_one_instance_is_not_served_stale_by_the_other() {
     let server = RedisServer::start();
     let (a, b) = pair(&server).await;
+    // The stats say which transport was chosen.
+    let report = a.stats().await.backplane.expect("a backplane report");
+    assert_eq!(report.transport, "client tracking");
 
     a.set("user:1", "Ada".to_owned()).await.unwrap();
     heard(&b, 1).await;

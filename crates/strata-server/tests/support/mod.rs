@@ -34,7 +34,9 @@ pub struct TestServer {
 impl TestServer {
     /// Starts `config` on a free loopback port.
     pub async fn start(config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = AppState::new(config).await.expect("server state");
         let (tx, rx) = oneshot::channel::<()>();
@@ -43,7 +45,10 @@ impl TestServer {
         }));
         Self {
             url,
-            client: Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -70,7 +75,13 @@ impl TestServer {
 
     /// POST `body` to `path`, asserting 200 or 201, returning the JSON.
     pub async fn post_json(&self, path: &str, body: &Value) -> Value {
-        let response = self.client.post(self.at(path)).json(body).send().await.unwrap();
+        let response = self
+            .client
+            .post(self.at(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         ok_json(response).await
     }
 
@@ -83,12 +94,22 @@ impl TestServer {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap());
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
     }
 
     /// The raw value of `key`, or `None` on 404.
     pub async fn value(&self, ns: &str, key: &str) -> Option<String> {
-        let response = self.client.get(self.at(&format!("/v1/{ns}/keys/{key}"))).send().await.unwrap();
+        let response = self
+            .client
+            .get(self.at(&format!("/v1/{ns}/keys/{key}")))
+            .send()
+            .await
+            .unwrap();
         match response.status() {
             StatusCode::OK => Some(response.text().await.unwrap()),
             StatusCode::NOT_FOUND => None,
@@ -124,7 +145,10 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
         .unwrap_or_default();
     let text = response.text().await.unwrap();
     assert_eq!(got, status, "body: {text}");
-    assert!(content_type.starts_with("application/json"), "content-type {content_type:?}: {text}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "content-type {content_type:?}: {text}"
+    );
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["error"]["code"], code, "body: {text}");
     let message = body["error"]["message"].as_str().unwrap().to_owned();
@@ -143,7 +167,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -70,6 +70,12 @@ pub trait Backplane: Send + Sync + 'static {
     /// The events for this instance: the receiver, once (the cache takes it
     /// when it is built); `None` after that.
     fn take_events(&self) -> Option<mpsc::UnboundedReceiver<BackplaneEvent>>;
+
+    /// What carries the messages, for stats and logs (`"pub/sub"`,
+    /// `"client tracking"`, …). Default: `"custom"`.
+    fn transport(&self) -> String {
+        "custom".to_owned()
+    }
 }
 
 impl<V> Shared<V>

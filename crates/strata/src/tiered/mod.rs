@@ -272,7 +272,8 @@ where
             discarded_fills: s.discarded_fills.load(Ordering::Relaxed),
             loads: s.loads.load(Ordering::Relaxed),
             write_back: s.write_back.as_ref().map(WriteBack::report),
-            backplane: s.backplane.as_ref().map(|_| BackplaneReport {
+            backplane: s.backplane.as_ref().map(|b| BackplaneReport {
+                transport: b.transport(),
                 published: s.bus.published.get(),
                 publish_errors: s.bus.publish_errors.get(),
                 received: s.bus.received.get(),

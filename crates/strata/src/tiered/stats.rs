@@ -187,6 +187,10 @@ pub struct WriteBackReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct BackplaneReport {
+    /// What carries invalidations between instances, as the backplane
+    /// names it (a Redis backplane: `pub/sub` or `client tracking`, chosen
+    /// when it connected).
+    pub transport: String,
     /// Mutations this instance published.
     pub published: u64,
     /// Mutations it could not publish (the others see a gap and drop their

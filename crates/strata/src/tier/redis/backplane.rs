@@ -223,6 +223,10 @@ impl Backplane for RedisBackplane {
     fn take_events(&self) -> Option<mpsc::UnboundedReceiver<BackplaneEvent>> {
         self.events.lock().take()
     }
+
+    fn transport(&self) -> String {
+        self.transport.to_string()
+    }
 }
 
 async fn send(
