@@ -28,7 +28,9 @@ pub struct Inner {
     /// Requests in flight, bounded by `limits.max_concurrent_requests`.
     pub in_flight: Arc<Semaphore>,
     /// One benchmark at a time: it is CPU-bound and would starve requests.
-    pub benchmark: tokio::sync::Mutex<()>,
+    /// Shared so the running benchmark holds it until it really ends, even
+    /// when its request was abandoned (timed out, client gone).
+    pub benchmark: Arc<tokio::sync::Mutex<()>>,
     /// When the server started.
     pub started: Instant,
 }
@@ -62,7 +64,7 @@ impl AppState {
             registry,
             tokens,
             metrics: Metrics::new(),
-            benchmark: tokio::sync::Mutex::new(()),
+            benchmark: Arc::new(tokio::sync::Mutex::new(())),
             started: Instant::now(),
         })))
     }

@@ -2,6 +2,7 @@
 //! data) and `GET`/`PUT /v1/{ns}/config` (policy, capacity, default TTL at
 //! run time).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -114,7 +115,7 @@ pub async fn benchmark(
     }
     let zipf = Zipf::new(body.keys as f64, body.zipf)
         .map_err(|e| ApiError::bad_request(format!("bad zipf exponent: {e}")))?;
-    let Ok(_running) = state.benchmark.try_lock() else {
+    let Ok(running) = Arc::clone(&state.benchmark).try_lock_owned() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "busy",
@@ -122,6 +123,7 @@ pub async fn benchmark(
         ));
     };
     let run = move || -> Result<BenchmarkResponse, String> {
+        let _running = running;
         let cache: MemoryCache<u64, u64> = MemoryCache::builder()
             .policy(policy)
             .max_entries(capacity)
