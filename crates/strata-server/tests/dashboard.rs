@@ -95,12 +95,17 @@ impl Client {
         }
     }
 
-    /// Writes a few keys, then reads `HOT_KEY` `hits` times and missing keys
-    /// `misses` times.
+    /// Writes a few keys to `default`, then reads `HOT_KEY` `hits` times
+    /// and missing keys `misses` times.
     async fn traffic(&self, hits: usize, misses: usize) {
+        self.traffic_in("default", hits, misses).await;
+    }
+
+    /// [`Client::traffic`] in namespace `ns` (created on demand).
+    async fn traffic_in(&self, ns: &str, hits: usize, misses: usize) {
         for key in [HOT_KEY, "user:7:profile", "session:abc"] {
             let put = self
-                .request(reqwest::Method::PUT, &format!("/v1/default/keys/{key}"))
+                .request(reqwest::Method::PUT, &format!("/v1/{ns}/keys/{key}"))
                 .body(format!("value of {key}"))
                 .send()
                 .await
@@ -109,7 +114,7 @@ impl Client {
         }
         for _ in 0..hits {
             let get = self
-                .request(reqwest::Method::GET, &format!("/v1/default/keys/{HOT_KEY}"))
+                .request(reqwest::Method::GET, &format!("/v1/{ns}/keys/{HOT_KEY}"))
                 .send()
                 .await
                 .expect("GET reaches the server");
@@ -117,10 +122,7 @@ impl Client {
         }
         for i in 0..misses {
             let get = self
-                .request(
-                    reqwest::Method::GET,
-                    &format!("/v1/default/keys/missing:{i}"),
-                )
+                .request(reqwest::Method::GET, &format!("/v1/{ns}/keys/missing:{i}"))
                 .send()
                 .await
                 .expect("GET reaches the server");
@@ -174,6 +176,7 @@ struct Snapshot {
     metrics: std::collections::HashMap<String, String>,
     top_keys: Vec<String>,
     tiers: Vec<String>,
+    namespaces: Vec<String>,
     hit_ratio_points: u64,
     ops_points: u64,
     marker: Option<String>,
@@ -207,6 +210,7 @@ const SNAPSHOT: &str = r#"(() => {
     metrics,
     topKeys: rows("top-keys", "data-key"),
     tiers: rows("tiers", "data-tier"),
+    namespaces: rows("namespaces", "data-namespace"),
     hitRatioPoints: points("chart-hit-ratio"),
     opsPoints: points("chart-ops"),
     marker: window.strataTestMarker ?? null,
@@ -284,6 +288,16 @@ async fn the_dashboard_shows_live_figures_and_updates_itself() {
         "the page reloaded"
     );
 
+    // A second namespace appears in the list by itself; the screenshot
+    // shows both.
+    client.traffic_in("sessions", 5, 2).await;
+    wait_until(&mut browser, &page, "the new namespace", |s| {
+        let mut names = s.namespaces.clone();
+        names.sort();
+        names == ["default", "sessions"]
+    })
+    .await;
+
     let shot = browser.screenshot(&page).await;
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard");
     std::fs::create_dir_all(&dir).expect("the screenshot directory");
@@ -295,6 +309,19 @@ async fn the_dashboard_shows_live_figures_and_updates_itself() {
         "not a PNG of a drawn page ({} bytes)",
         shot.len()
     );
+
+    // Choosing it shows its own figures.
+    let choose = "const s = document.getElementById('ns'); s.value = 'sessions'; \
+                  s.dispatchEvent(new Event('change')); true";
+    browser
+        .eval(&page, choose)
+        .await
+        .expect("the selector takes a choice");
+    let sessions = wait_until(&mut browser, &page, "the chosen namespace", |s| {
+        s.status_text.contains("sessions") && s.count("hits") == Some(5)
+    })
+    .await;
+    assert_eq!(sessions.count("misses"), Some(2), "{sessions:?}");
 
     // With the server gone the page says so instead of freezing.
     server.stop().await;
