@@ -21,6 +21,8 @@ step cargo clippy --workspace --all-targets --all-features --locked -- -D warnin
 step cargo check -p strata --lib --locked
 # The Redis tier's tests start their own redis-server processes.
 step ./scripts/ensure-redis.sh
+# The dashboard's browser test drives a headless Chromium.
+step ./scripts/ensure-chromium.sh
 step cargo test --workspace --all-features --locked
 step env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 echo "==> all checks passed"
