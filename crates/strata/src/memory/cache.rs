@@ -412,6 +412,53 @@ where
     }
 }
 
+/// The smallest entry weight assumed when only a weight bounds the cache,
+/// to size the policy's per-entry structures: a smaller average only makes
+/// the frequency sketch coarser, never the cache wrong.
+const ASSUMED_WEIGHT: u64 = 64;
+
+/// The most entries per shard assumed from a weight bound alone (4 Mi: a
+/// 32 MiB sketch), so a huge weight bound cannot size huge structures.
+const MAX_ASSUMED_ENTRIES: u64 = 1 << 22;
+
+/// Each shard's policy sizes itself by its share of the bounds.
+fn shard_sizing(max_entries: Option<u64>, max_weight: Option<u64>, shards: usize) -> Sizing {
+    let share = |bound: u64| bound.div_ceil(shards as u64);
+    let capacity = max_weight.or(max_entries).map_or(1, share);
+    Sizing {
+        capacity,
+        by_weight: max_weight.is_some(),
+        entries: match (max_weight, max_entries) {
+            (None, _) => capacity,
+            (Some(_), Some(entries)) => share(entries).min(capacity),
+            // Weight only: assume entries of at least ASSUMED_WEIGHT, and
+            // no more than MAX_ASSUMED_ENTRIES per shard.
+            (Some(_), None) => (capacity / ASSUMED_WEIGHT).clamp(1, MAX_ASSUMED_ENTRIES),
+        },
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn per_entry_structures_are_sized_by_entries_not_bytes() {
+    // 256 MiB and a million entries over 4 shards: a quarter million
+    // entries each, not 64 Mi "units".
+    let s = shard_sizing(Some(1_000_000), Some(256 << 20), 4);
+    assert_eq!(
+        (s.capacity, s.by_weight, s.entries),
+        (64 << 20, true, 250_000)
+    );
+    assert_eq!(
+        shard_sizing(None, Some(256 << 20), 4).entries,
+        (64 << 20) / ASSUMED_WEIGHT
+    );
+    assert_eq!(
+        shard_sizing(None, Some(1 << 50), 1).entries,
+        MAX_ASSUMED_ENTRIES
+    );
+    assert_eq!(shard_sizing(Some(100), None, 2).entries, 50);
+}
+
 impl<K, V> MemoryCache<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -423,14 +470,7 @@ where
         let pressure = b
             .pressure()?
             .map(|(config, bytes)| Pressure::new(&config, bytes));
-        // Each shard's policy sizes itself by its share of the bound.
-        let sizing = Sizing {
-            capacity: b
-                .max_weight
-                .or(b.max_entries)
-                .map_or(1, |bound| bound.div_ceil(shard_count as u64)),
-            by_weight: b.max_weight.is_some(),
-        };
+        let sizing = shard_sizing(b.max_entries, b.max_weight, shard_count);
         let shards = (0..shard_count)
             .map(|_| {
                 CachePadded::new(ShardCell {

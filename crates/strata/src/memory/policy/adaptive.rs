@@ -157,7 +157,7 @@ pub(crate) struct Adaptive {
 
 impl Adaptive {
     pub(crate) fn new(sizing: Sizing) -> Self {
-        let tuner = Tuner::new(sizing.capacity);
+        let tuner = Tuner::new(sizing.entries);
         let setting = tuner.setting();
         let mut policy = Self::fixed(sizing, setting);
         policy.tuner = Some(Box::new(tuner));
@@ -166,11 +166,11 @@ impl Adaptive {
 
     /// A policy whose setting never changes (the tuner's shadows).
     pub(crate) fn fixed(sizing: Sizing, setting: Setting) -> Self {
-        let history = (sizing.capacity as f64 * HISTORY_FACTOR) as usize;
+        let history = (sizing.entries as f64 * HISTORY_FACTOR) as usize;
         let mut policy = Self {
             nodes: Vec::new(),
             classes: Vec::new(),
-            sketch: Sketch::new(sizing.capacity),
+            sketch: Sketch::new(sizing.entries),
             tuner: None,
             window: 1,
             admission: setting.admission,
@@ -459,7 +459,7 @@ impl EvictionPolicy for Adaptive {
         self.sketch.clear();
         self.history.clear();
         if let Some(tuner) = &mut self.tuner {
-            **tuner = Tuner::new(self.sizing.capacity);
+            **tuner = Tuner::new(self.sizing.entries);
             let setting = tuner.setting();
             self.apply(setting);
         }
@@ -533,10 +533,7 @@ mod tests {
 
     /// Runs the replay protocol over `keys` with room for `capacity`.
     fn replay(keys: &[u64], capacity: u64) -> u64 {
-        let mut p = Adaptive::new(Sizing {
-            capacity,
-            by_weight: false,
-        });
+        let mut p = Adaptive::new(Sizing::entries(capacity));
         let mut slots: hashbrown::HashMap<u64, u32> = hashbrown::HashMap::new();
         let mut free: Vec<u32> = Vec::new();
         let mut hits = 0;

@@ -167,6 +167,23 @@ pub(crate) struct Sizing {
     pub(crate) capacity: u64,
     /// Whether `capacity` is a weight (else an entry count).
     pub(crate) by_weight: bool,
+    /// About how many entries the shard holds at most: what a policy's
+    /// per-entry structures (frequency sketch, departure history) are sized
+    /// by. Equal to `capacity` when that counts entries; for a weight, the
+    /// entry bound when there is one, else an estimate — sizing a sketch by
+    /// bytes would give a 256 MiB cache a sketch of 2^28 words.
+    pub(crate) entries: u64,
+}
+
+impl Sizing {
+    /// A bound of `capacity` entries.
+    pub(crate) fn entries(capacity: u64) -> Self {
+        Self {
+            capacity,
+            by_weight: false,
+            entries: capacity,
+        }
+    }
 }
 
 /// The contract between a shard and its eviction policy. Slots are the

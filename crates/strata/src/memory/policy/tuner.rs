@@ -71,13 +71,7 @@ struct Shadow {
 impl Shadow {
     fn new(capacity: u64, setting: Setting) -> Self {
         Self {
-            policy: Adaptive::fixed(
-                Sizing {
-                    capacity,
-                    by_weight: false,
-                },
-                setting,
-            ),
+            policy: Adaptive::fixed(Sizing::entries(capacity), setting),
             setting,
             slots: HashMap::with_capacity(capacity as usize + 1),
             hashes: Vec::new(),
