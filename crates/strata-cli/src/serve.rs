@@ -63,13 +63,22 @@ pub(crate) fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let state = AppState::new(config).await?;
-        println!("Strata listening on http://{addr} (profile {}, data in {})", profile.name(), data_dir.display());
-        println!("Dashboard: http://{addr}/   API: http://{addr}/openapi.json   Metrics: http://{addr}/metrics");
+        say(&format!("Strata listening on http://{addr} (profile {}, data in {})", profile.name(), data_dir.display()));
+        say(&format!("Dashboard: http://{addr}/   API: http://{addr}/openapi.json   Metrics: http://{addr}/metrics"));
         if !state.tokens.enabled() {
-            println!("No auth tokens configured: every request has every scope, so the server listens on loopback only.");
+            say("No auth tokens configured: every request has every scope, so the server listens on loopback only.");
         }
         run(listener, state, shutdown_signal()).await?;
-        println!("Strata stopped: requests finished, queued writes flushed, disk tiers closed.");
+        say("Strata stopped: requests finished, queued writes flushed, disk tiers closed.");
         Ok(())
     })
+}
+
+/// Prints a line to stdout, ignoring a closed stdout: the server must not
+/// die because whoever started it stopped reading (`println!` would panic).
+fn say(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }

@@ -19,9 +19,20 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The accepted tokens, resolved from the config.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tokens {
-    entries: Vec<(String, Vec<u8>, Scope)>,
+    entries: Vec<(Arc<str>, Vec<u8>, Scope)>,
+    /// The caller's name without auth, shared: no allocation per request.
+    anonymous: Arc<str>,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            anonymous: Arc::from("anonymous"),
+        }
+    }
 }
 
 impl Tokens {
@@ -49,9 +60,12 @@ impl Tokens {
                 ));
             }
             let scope = token.scopes.iter().copied().max().unwrap_or(Scope::Read);
-            entries.push((token.name.clone(), secret.into_bytes(), scope));
+            entries.push((Arc::from(token.name.as_str()), secret.into_bytes(), scope));
         }
-        Ok(Self { entries })
+        Ok(Self {
+            entries,
+            ..Self::default()
+        })
     }
 
     /// Whether any token is configured.
@@ -60,12 +74,12 @@ impl Tokens {
     }
 
     /// The name and scope of `presented`, if it is one of the tokens.
-    fn find(&self, presented: &[u8]) -> Option<(&str, Scope)> {
+    fn find(&self, presented: &[u8]) -> Option<(&Arc<str>, Scope)> {
         let mut found = None;
         // No early exit: every token is compared, whatever matches.
         for (name, secret, scope) in &self.entries {
             if bool::from(secret.as_slice().ct_eq(presented)) {
-                found = Some((name.as_str(), *scope));
+                found = Some((name, *scope));
             }
         }
         found
@@ -112,7 +126,7 @@ impl FromRequestParts<AppState> for Caller {
         let tokens = &state.tokens;
         if !tokens.enabled() {
             return Ok(Caller {
-                name: Arc::from("anonymous"),
+                name: Arc::clone(&tokens.anonymous),
                 scope: Scope::Admin,
             });
         }
@@ -130,7 +144,7 @@ impl FromRequestParts<AppState> for Caller {
             .find(presented)
             .ok_or_else(|| unauthorized("the token is not valid"))?;
         Ok(Caller {
-            name: Arc::from(name),
+            name: Arc::clone(name),
             scope,
         })
     }
@@ -179,13 +193,14 @@ mod tests {
     #[test]
     fn a_token_maps_to_its_highest_scope() {
         let t = tokens();
+        let found = |p: &[u8]| t.find(p).map(|(n, s)| (n.to_string(), s));
         assert_eq!(
-            t.find(b"reader-token-0123456789"),
-            Some(("reader", Scope::Read))
+            found(b"reader-token-0123456789"),
+            Some(("reader".to_owned(), Scope::Read))
         );
         assert_eq!(
-            t.find(b"admin-token-0123456789"),
-            Some(("ops", Scope::Admin))
+            found(b"admin-token-0123456789"),
+            Some(("ops".to_owned(), Scope::Admin))
         );
         assert_eq!(t.find(b"admin-token-012345678"), None);
         assert_eq!(t.find(b""), None);

@@ -20,8 +20,10 @@ pub struct Item {
     pub kind: ItemKind,
     /// The `Content-Type` it was stored with.
     pub content_type: String,
-    /// The strong ETag (without quotes): BLAKE3 of the type and body.
-    pub etag: String,
+    /// The strong ETag: 128 bits of BLAKE3 of the type and body, kept as
+    /// bytes (16, where hex text would take a 24-byte `String` and its own
+    /// allocation per entry); [`Item::etag_hex`] writes it.
+    pub etag: [u8; 16],
     /// Tags, as given.
     pub tags: Vec<String>,
     /// Caller's metadata.
@@ -48,13 +50,25 @@ pub enum ItemKind {
 impl Item {
     /// The ETag of `body` stored as `content_type`: 128 bits of BLAKE3, so
     /// a collision (a wrong `304`) is not a practical concern.
-    pub fn etag_of(content_type: &str, body: &[u8]) -> String {
+    pub fn etag_of(content_type: &str, body: &[u8]) -> [u8; 16] {
         let mut hasher = blake3::Hasher::new();
         hasher.update(content_type.as_bytes());
         hasher.update(&[0]);
         hasher.update(body);
-        let hash = hasher.finalize();
-        hash.to_hex()[..32].to_owned()
+        let mut etag = [0; 16];
+        etag.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+        etag
+    }
+
+    /// The ETag as 32 lower-case hex digits (without quotes).
+    pub fn etag_hex(&self) -> String {
+        use std::fmt::Write as _;
+        self.etag
+            .iter()
+            .fold(String::with_capacity(32), |mut out, b| {
+                let _ = write!(out, "{b:02x}");
+                out
+            })
     }
 
     /// Milliseconds left before expiry at `now_ms`; `None` for never.

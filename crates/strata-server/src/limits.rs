@@ -1,7 +1,5 @@
-//! The middleware that bounds every request and keeps every error JSON:
-//! concurrency (refuse, don't queue), a deadline, and a last pass that turns
-//! any non-JSON error (an extractor's rejection, an unknown route, a method
-//! not allowed, a caught panic) into the API's error body.
+//! The middleware that bounds every request, measures it and keeps every
+//! error JSON (see [`guard`]), and the answer to a handler that panicked.
 
 use std::time::Instant;
 
@@ -17,16 +15,34 @@ use crate::state::AppState;
 /// How much of a non-JSON error body is kept as the message.
 const MAX_MESSAGE: usize = 300;
 
-/// Refuses a request at once with 503 `overloaded` when
-/// `limits.max_concurrent_requests` are in flight: a client can back off
-/// and retry, where a queue would grow latency without bound.
-pub(crate) async fn concurrency(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
-        return ApiError::new(
+/// Every request passes here once, outermost: one middleware rather than
+/// four, because each `from_fn` layer boxes the rest of the request.
+///
+/// * **Concurrency**: refuses at once with 503 `overloaded` when
+///   `limits.max_concurrent_requests` are in flight — a client can back
+///   off and retry, where a queue would grow latency without bound.
+/// * **Deadline**: 503 `timeout` past `limits.request_timeout`. The
+///   handler's future is dropped; every write path leaves the cache
+///   consistent at any await point (the tiered cache removes a key it
+///   could not write everywhere).
+/// * **JSON errors**: an error that is not JSON yet (an extractor's
+///   rejection, an unknown route, a method not allowed) becomes the API's
+///   error body.
+/// * **Metrics**: duration and status, labelled by route and by namespace
+///   when it is open (a label per name a client invents would grow the
+///   metrics without bound).
+pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
+    let namespace = request
+        .uri()
+        .path()
+        .strip_prefix("/v1/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|ns| state.registry.get(ns).ok());
+    let response = match state.in_flight.clone().try_acquire_owned() {
+        Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",
             format!(
@@ -34,69 +50,33 @@ pub(crate) async fn concurrency(
                 state.config.limits.max_concurrent_requests
             ),
         )
-        .into_response();
-    };
-    next.run(request).await
-}
-
-/// Answers 503 `timeout` when a request takes longer than
-/// `limits.request_timeout`. The handler's future is dropped; every write
-/// path leaves the cache consistent at any await point (the tiered cache
-/// removes a key it could not write everywhere).
-pub(crate) async fn deadline(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let limit = state.config.limits.request_timeout;
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            format!("the request took longer than limits.request_timeout = {limit:?}"),
-        )
         .into_response(),
-    }
-}
-
-/// Records each request's duration and status for `/metrics`.
-pub(crate) async fn observe(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    // Label by namespace only when it is open: a label per name a client
-    // invents would grow the metrics without bound.
-    let namespace = request
-        .uri()
-        .path()
-        .strip_prefix("/v1/")
-        .and_then(|rest| rest.split('/').next())
-        .filter(|ns| state.registry.get(ns).is_ok())
-        .unwrap_or("")
-        .to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
+        Ok(_permit) => {
+            let limit = state.config.limits.request_timeout;
+            match tokio::time::timeout(limit, next.run(request)).await {
+                Ok(response) => as_json_error(response).await,
+                Err(_) => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    format!("the request took longer than limits.request_timeout = {limit:?}"),
+                )
+                .into_response(),
+            }
+        }
+    };
     state.metrics.observe_request(
-        &namespace,
-        &method,
-        &route,
+        namespace.as_ref().map_or("", |ns| ns.name()),
+        method.as_str(),
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed(),
     );
     response
 }
 
-/// Rewrites any error response that is not already JSON into the API's
-/// error body, keeping its status and a short form of its text.
-pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// `response`, or, when it is an error that is not already JSON, the API's
+/// error body with its status and a short form of its text.
+async fn as_json_error(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

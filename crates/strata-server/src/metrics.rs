@@ -7,9 +7,10 @@
 //! twice. The recorder is this server's own, not the process-global one, so
 //! two servers in one process (tests) keep separate figures.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use metrics::{Key, Label, Level, Metadata, Recorder};
+use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -28,6 +29,11 @@ const BUCKETS: [f64; 16] = [
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
+    /// Handles of the request series seen so far, by namespace, method,
+    /// route and status joined with NULs. Registering a series
+    /// builds its key and labels and takes the registry's lock; a request
+    /// only looks its handles up here (a read lock, no allocation).
+    requests: parking_lot::RwLock<HashMap<String, (Counter, Histogram)>>,
 }
 
 fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
@@ -94,7 +100,11 @@ impl Metrics {
             recorder.describe_gauge(name.into(), None, help.into());
         }
         let handle = recorder.handle();
-        Self { recorder, handle }
+        Self {
+            recorder,
+            handle,
+            requests: parking_lot::RwLock::new(HashMap::new()),
+        }
     }
 
     /// Records one finished request.
@@ -106,23 +116,32 @@ impl Metrics {
         status: u16,
         took: Duration,
     ) {
-        let status = status.to_string();
-        self.recorder
-            .register_counter(
+        let record = |(counter, histogram): &(Counter, Histogram)| {
+            counter.increment(1);
+            histogram.record(took.as_secs_f64());
+        };
+        // One small string per request for the lookup, instead of the four
+        // label strings and the registry lock a registration takes.
+        let series = format!("{namespace}\u{0}{method}\u{0}{route}\u{0}{status}");
+        if let Some(handles) = self.requests.read().get(&series) {
+            record(handles);
+            return;
+        }
+        let status_text = status.to_string();
+        let handles = (
+            self.recorder.register_counter(
                 &key(
                     "strata_requests_total",
                     &[
                         ("namespace", namespace),
                         ("method", method),
                         ("route", route),
-                        ("status", &status),
+                        ("status", &status_text),
                     ],
                 ),
                 &META,
-            )
-            .increment(1);
-        self.recorder
-            .register_histogram(
+            ),
+            self.recorder.register_histogram(
                 &key(
                     "strata_request_duration_seconds",
                     &[
@@ -132,8 +151,10 @@ impl Metrics {
                     ],
                 ),
                 &META,
-            )
-            .record(took.as_secs_f64());
+            ),
+        );
+        record(&handles);
+        self.requests.write().insert(series, handles);
     }
 
     fn counter(&self, name: &'static str, labels: &[(&'static str, &str)], value: u64) {
@@ -156,7 +177,7 @@ impl Metrics {
             state.started.elapsed().as_secs_f64(),
         );
         for ns in state.registry.all() {
-            let engine = ns.current().await;
+            let engine = ns.engine();
             let name = ns.name();
             let memory = engine.cache.memory().stats();
             let tiered = engine.cache.stats().await;

@@ -52,10 +52,11 @@ pub fn load(file: Option<&std::path::Path>, flags: &Overrides) -> Result<Config,
             None => base,
         };
         with_file
-            // STRATA_SERVER and STRATA_TOKEN belong to the CLI client.
+            // STRATA_SERVER and STRATA_TOKEN belong to the CLI client, STRATA_LOG
+            // to the log filter.
             .merge(
                 Env::prefixed("STRATA_")
-                    .ignore(&["server", "token"])
+                    .ignore(&["server", "token", "log"])
                     .split("__"),
             )
             .merge(Serialized::defaults(flags))

@@ -1,5 +1,5 @@
 //! Namespaces: independent caches under one server, each a
-//! [`TieredCache`] (memory tier over its own disk tier) with its own
+//! [`TieredCache`](strata::TieredCache) (memory tier over its own disk tier) with its own
 //! policy, capacity, default TTL and compression.
 
 mod engine;
@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use strata::tier::disk::DiskTier;
-use tokio::sync::{RwLock, RwLockReadGuard};
 
 use crate::config::NamespaceSettings;
 use crate::error::ApiError;
@@ -53,10 +52,12 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
 pub struct Namespace {
     name: String,
     /// The engine, replaced whole when the configuration changes at run
-    /// time. Requests hold a read guard for their duration, so a change
-    /// waits for the requests in flight and none straddles two engines
-    /// (tokio's lock: guards are held across `.await`).
-    engine: RwLock<Arc<Engine>>,
+    /// time. A request clones the `Arc` (the lock is held for that only:
+    /// the read path stays one uncontended atomic, not an async lock), and
+    /// a change waits for those clones to drop before closing the old one.
+    engine: parking_lot::RwLock<Arc<Engine>>,
+    /// Serialises configuration changes and closing.
+    changing: tokio::sync::Mutex<()>,
     /// The disk tier outlives engine changes: entries stay on disk while
     /// the memory tier is rebuilt.
     disk: Option<DiskTier>,
@@ -71,13 +72,8 @@ impl Namespace {
     }
 
     /// The engine, for the duration of one request.
-    pub async fn engine(&self) -> RwLockReadGuard<'_, Arc<Engine>> {
-        self.engine.read().await
-    }
-
-    /// The engine now, without holding it (for sampling).
-    pub async fn current(&self) -> Arc<Engine> {
-        Arc::clone(&*self.engine.read().await)
+    pub fn engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.engine.read())
     }
 
     /// The disk tier, when the namespace has one.
@@ -90,23 +86,25 @@ impl Namespace {
         &self.history
     }
 
-    /// Replaces the engine with one built from `settings`, after the
-    /// requests in flight finish. The memory tier starts empty; entries on
-    /// disk are promoted again as they are read.
+    /// Replaces the engine with one built from `settings`. The memory tier
+    /// starts empty; entries on disk are promoted again as they are read.
+    /// The old engine is closed (its write-back queue flushed) once the
+    /// requests using it finish, or after `drain` at most.
     ///
     /// # Errors
     /// 400 when `settings` change what cannot change at run time (whether
-    /// there is a disk tier, its budget); 500 when the engine cannot be
-    /// built.
+    /// there is a disk tier, its budget) or are refused by the builder.
     pub async fn reconfigure(
         &self,
         settings: NamespaceSettings,
         memory: &crate::config::MemoryConfig,
         limits: &crate::config::Limits,
     ) -> Result<(), ApiError> {
-        let mut slot = self.engine.write().await;
-        let old = &slot.settings;
-        if settings.disk != old.disk || settings.disk_max_bytes != old.disk_max_bytes {
+        let _changing = self.changing.lock().await;
+        let current = self.engine();
+        if settings.disk != current.settings.disk
+            || settings.disk_max_bytes != current.settings.disk_max_bytes
+        {
             return Err(ApiError::bad_request(
                 "disk and disk_max_bytes cannot change at run time; change the config and restart",
             ));
@@ -114,12 +112,10 @@ impl Namespace {
         let engine = Engine::build(&settings, self.disk.clone(), memory, limits).map_err(|e| {
             ApiError::bad_request(format!("the new configuration is not valid: {e}"))
         })?;
-        // Drain the old engine's write-back queue before its memory tier goes.
-        if let Err(e) = slot.cache.close().await {
-            return Err(ApiError::from(e));
-        }
-        *slot = Arc::new(engine);
-        Ok(())
+        let old = std::mem::replace(&mut *self.engine.write(), Arc::new(engine));
+        drop(current);
+        drain(&old, limits.request_timeout).await;
+        old.cache.close().await.map_err(ApiError::from)
     }
 
     /// Flushes queued writes and closes the disk tier cleanly.
@@ -127,7 +123,8 @@ impl Namespace {
     /// # Errors
     /// A message naming what failed.
     pub async fn close(&self) -> Result<(), String> {
-        let engine = self.engine.write().await;
+        let _changing = self.changing.lock().await;
+        let engine = self.engine();
         engine
             .cache
             .close()
@@ -139,6 +136,17 @@ impl Namespace {
                 .map_err(|e| format!("namespace {}: closing the disk tier: {e}", self.name))?;
         }
         Ok(())
+    }
+}
+
+/// Waits until `engine` is held only by the caller (the requests that
+/// cloned it have finished), for `limit` at most: a long export stream
+/// must not block a configuration change forever. Writes that arrive after
+/// that are refused (`Closed`, a 503 the client retries).
+async fn drain(engine: &Arc<Engine>, limit: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while Arc::strong_count(engine) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
 }
 

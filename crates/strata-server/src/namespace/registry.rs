@@ -102,7 +102,8 @@ impl Registry {
         .map_err(|e| fail(e.to_string()))?;
         Ok(Arc::new(Namespace {
             name: name.to_owned(),
-            engine: tokio::sync::RwLock::new(Arc::new(engine)),
+            engine: parking_lot::RwLock::new(Arc::new(engine)),
+            changing: tokio::sync::Mutex::new(()),
             disk,
             history: parking_lot::Mutex::new(History::new(self.config.analytics.samples)),
         }))

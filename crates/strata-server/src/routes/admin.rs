@@ -94,7 +94,7 @@ pub async fn benchmark(
     let namespace = state.registry.get(&ns)?;
     let policy = match body.policy {
         Some(p) => p,
-        None => namespace.current().await.settings.policy,
+        None => namespace.engine().settings.policy,
     };
     if body.ops == 0 || body.ops > MAX_BENCH_OPS {
         return Err(ApiError::bad_request(format!(
@@ -261,7 +261,7 @@ pub async fn get_config(
 ) -> ApiResult<Json<ConfigResponse>> {
     caller.require(Scope::Read)?;
     let namespace = state.registry.get(&ns)?;
-    let engine = namespace.current().await;
+    let engine = namespace.engine();
     Ok(Json(ConfigResponse::of(namespace.name(), &engine.settings)))
 }
 
@@ -284,7 +284,7 @@ pub async fn put_config(
 ) -> ApiResult<Json<ConfigResponse>> {
     caller.require(Scope::Admin)?;
     let namespace = state.registry.get(&ns)?;
-    let mut settings = namespace.current().await.settings.clone();
+    let mut settings = namespace.engine().settings.clone();
     if let Some(p) = change.policy {
         settings.policy = p;
     }

@@ -73,7 +73,7 @@ pub async fn warm_up(
         .map(|e| e.prepare(&state.config.limits))
         .collect::<Result<Vec<_>, _>>()?;
     let namespace = state.registry.get_or_create(&ns).await?;
-    let engine = namespace.engine().await;
+    let engine = namespace.engine();
     let mut report = WarmUpResponse::default();
     for entry in prepared {
         if engine.cache.get(&entry.key).await.is_some() {
@@ -132,7 +132,7 @@ pub async fn export(
         .transpose()
         .map_err(|e| ApiError::bad_request(format!("bad pattern: {e}")))?;
     let namespace = state.registry.get(&ns)?;
-    let engine = namespace.current().await;
+    let engine = namespace.engine();
     let selected = move |key: &str| {
         query.prefix.as_deref().is_none_or(|p| key.starts_with(p))
             && pattern.as_ref().is_none_or(|p| p.is_match(key))
@@ -229,7 +229,7 @@ pub async fn import(
 ) -> ApiResult<Json<ImportResponse>> {
     caller.require(Scope::Write)?;
     let namespace = state.registry.get_or_create(&ns).await?;
-    let engine = namespace.engine().await;
+    let engine = namespace.engine();
     let mut report = ImportResponse::default();
     let fail = |line: u64, message: String, report: &mut ImportResponse| {
         report.failed += 1;

@@ -69,7 +69,7 @@ pub async fn invalidate(
             .map_err(|e| crate::error::ApiError::bad_request(format!("bad pattern: {e}")))?;
     }
     let namespace = state.registry.get(&ns)?;
-    let engine = namespace.engine().await;
+    let engine = namespace.engine();
     let cache = &engine.cache;
     let mut counts = InvalidateResponse::default();
     for key in &body.keys {
@@ -108,7 +108,7 @@ pub async fn clear(
 ) -> ApiResult<Json<Cleared>> {
     caller.require(Scope::Write)?;
     let namespace = state.registry.get(&ns)?;
-    let engine = namespace.engine().await;
+    let engine = namespace.engine();
     let removed = engine.cache.clear().await?.most();
     Ok(Json(Cleared { removed }))
 }

@@ -37,11 +37,11 @@ pub async fn set(
     caller.require(Scope::Write)?;
     let prepared = body.prepare(&state.config.limits)?;
     let namespace = state.registry.get_or_create(&ns).await?;
-    let engine = namespace.engine().await;
+    let engine = namespace.engine();
     let (key, item, options) = prepared.into_entry(engine.settings.default_ttl);
     let stored = Stored {
         key: key.clone(),
-        etag: item.etag.clone(),
+        etag: item.etag_hex(),
         ttl_ms: item.ttl_left_ms(item.stored_at_ms),
     };
     engine.cache.set_with(key, item, options).await?;
@@ -88,7 +88,7 @@ pub async fn mget(
         check_key(key, state.config.limits.max_key_bytes)?;
     }
     let namespace = state.registry.get(&ns)?;
-    let engine = namespace.engine().await;
+    let engine = namespace.engine();
     let items = join_all(body.keys.iter().map(|k| engine.cache.get(k))).await;
     let entries: Vec<Option<Record>> = body
         .keys
@@ -155,7 +155,7 @@ pub async fn mset(
         .map(|e| e.prepare(&state.config.limits))
         .collect::<Result<Vec<_>, _>>()?;
     let namespace = state.registry.get_or_create(&ns).await?;
-    let engine = namespace.engine().await;
+    let engine = namespace.engine();
     let mut stored = 0;
     let mut failed = Vec::new();
     for entry in prepared {

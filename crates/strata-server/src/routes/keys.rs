@@ -87,7 +87,7 @@ pub async fn put(
         .unwrap_or("application/octet-stream")
         .to_owned();
     let namespace = state.registry.get_or_create(&ns).await?;
-    let engine = namespace.engine().await;
+    let engine = namespace.engine();
     let (item, entry) = options.into_entry(
         body,
         ItemKind::Raw,
@@ -96,7 +96,7 @@ pub async fn put(
     );
     let stored = Stored {
         key: key.clone(),
-        etag: item.etag.clone(),
+        etag: item.etag_hex(),
         ttl_ms: item.ttl_left_ms(item.stored_at_ms),
     };
     engine.cache.set_with(key, item, entry).await?;
@@ -122,18 +122,19 @@ pub async fn get(
     caller: Caller,
     State(state): State<AppState>,
     Path((ns, key)): Path<(String, String)>,
-    headers: HeaderMap,
+    IfNoneMatch(if_none_match): IfNoneMatch,
 ) -> ApiResult<Response> {
     caller.require(Scope::Read)?;
     check_key(&key, state.config.limits.max_key_bytes)?;
     let namespace = state.registry.get(&ns)?;
     let item = {
-        let engine = namespace.engine().await;
+        let engine = namespace.engine();
         engine.cache.get(&key).await
     };
     let item = live(item).ok_or_else(|| ApiError::key_not_found(&key))?;
-    let etag = format!("\"{}\"", item.etag);
-    if matches_etag(&headers, &item.etag) {
+    let hex = item.etag_hex();
+    let etag = format!("\"{hex}\"");
+    if if_none_match.is_some_and(|v| matches_etag(&v, &hex)) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         insert(&mut response, header::ETAG, &etag);
         return Ok(response);
@@ -163,7 +164,7 @@ pub async fn delete(
     caller.require(Scope::Write)?;
     check_key(&key, state.config.limits.max_key_bytes)?;
     let namespace = state.registry.get(&ns)?;
-    let engine = namespace.engine().await;
+    let engine = namespace.engine();
     let deleted = engine.cache.remove(&key).await?;
     Ok(Json(Deleted { deleted }))
 }
@@ -174,10 +175,30 @@ pub fn live(item: Option<Arc<Item>>) -> Option<Arc<Item>> {
     item.filter(|i| i.expires_at_ms.is_none_or(|at| at > now_ms()))
 }
 
-/// Whether `If-None-Match` names `etag` (or is `*`).
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
+/// The `If-None-Match` header values, if any: extracted alone because the
+/// `HeaderMap` extractor would copy every header of every read.
+pub struct IfNoneMatch(Option<Vec<HeaderValue>>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let values: Vec<HeaderValue> = parts
+            .headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .cloned()
+            .collect();
+        Ok(Self((!values.is_empty()).then_some(values)))
+    }
+}
+
+/// Whether the `If-None-Match` values name `etag` (or are `*`).
+fn matches_etag(values: &[HeaderValue], etag: &str) -> bool {
+    values
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))

@@ -12,7 +12,7 @@ pub mod system;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -56,13 +56,10 @@ pub fn router(state: AppState) -> Router {
                 "no such route; see /openapi.json",
             )
         })
-        // Outermost last: errors of every inner layer become JSON; panics
-        // are caught before that.
+        // Outermost last: panics are caught inside the guard, so their
+        // 500 is measured and bounded like any other answer.
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(from_fn_with_state(state.clone(), limits::deadline))
         .layer(CatchPanicLayer::custom(limits::panic_response))
-        .layer(from_fn(limits::json_errors))
-        .layer(from_fn_with_state(state.clone(), limits::observe))
-        .layer(from_fn_with_state(state.clone(), limits::concurrency))
+        .layer(from_fn_with_state(state.clone(), limits::guard))
         .with_state(state)
 }

@@ -295,6 +295,10 @@ impl WriteOptions {
         for (k, v) in &self.metadata {
             options = options.with_metadata(k.clone(), v.clone());
         }
+        // An exact-size copy: a request body's `Bytes` may be a view into
+        // a larger read buffer, which the cache would otherwise keep alive
+        // for as long as the entry lives.
+        let body = Bytes::copy_from_slice(&body);
         let item = Item {
             etag: Item::etag_of(&content_type, &body),
             body,

@@ -185,7 +185,7 @@ impl Record {
             priority: item.priority,
             cost_ms: item.cost_ms,
             metadata: item.metadata.clone(),
-            etag: Some(item.etag.clone()),
+            etag: Some(item.etag_hex()),
         }
     }
 

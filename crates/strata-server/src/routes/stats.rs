@@ -177,7 +177,7 @@ pub async fn stats(
 ) -> ApiResult<Json<StatsResponse>> {
     caller.require(Scope::Read)?;
     let namespace = state.registry.get(&ns)?;
-    let engine = namespace.current().await;
+    let engine = namespace.engine();
     Ok(Json(gather(namespace.name(), &engine).await))
 }
 
@@ -234,7 +234,7 @@ pub async fn analytics(
 ) -> ApiResult<Json<AnalyticsResponse>> {
     caller.require(Scope::Read)?;
     let namespace = state.registry.get(&ns)?;
-    let engine = namespace.current().await;
+    let engine = namespace.engine();
     let figures = gather(namespace.name(), &engine).await;
     let samples = namespace.history().lock().samples();
     let top_keys = engine
@@ -341,7 +341,7 @@ pub async fn memory(
 ) -> ApiResult<Json<MemoryResponse>> {
     caller.require(Scope::Read)?;
     let namespace = state.registry.get(&ns)?;
-    let engine = namespace.current().await;
+    let engine = namespace.engine();
     let m = engine.cache.memory();
     let (entries, weight) = (m.len(), m.weight());
     let fraction =
@@ -390,7 +390,7 @@ pub async fn namespaces(
     caller.require(Scope::Read)?;
     let mut list = Vec::new();
     for ns in state.registry.all() {
-        let engine = ns.current().await;
+        let engine = ns.engine();
         list.push(NamespaceSummary {
             name: ns.name().to_owned(),
             policy: engine.settings.policy.name().to_owned(),
@@ -402,7 +402,7 @@ pub async fn namespaces(
 
 /// Records one sample of `ns` into its history.
 pub async fn sample(ns: &Namespace) {
-    let engine = ns.current().await;
+    let engine = ns.engine();
     let figures = gather(ns.name(), &engine).await;
     let memory = &figures.tiers[0];
     let gauges = Sample {

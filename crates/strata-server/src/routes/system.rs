@@ -56,7 +56,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
     let mut all_up = true;
     let mut namespaces = Vec::new();
     for ns in state.registry.all() {
-        let engine = ns.current().await;
+        let engine = ns.engine();
         let mut tiers = vec![TierHealth {
             name: "memory".into(),
             up: true,
