@@ -211,3 +211,50 @@ async fn a_fill_that_races_a_remote_write_is_discarded() {
     assert!(b.stats().await.discarded_fills >= 1);
     assert_eq!(b.get("k").await.as_deref(), Some("new"));
 }
+
+/// Two instances write one key at once, forced: a's value reaches Redis,
+/// then b's write lands and its message reaches a, and only then does a's
+/// `set` store its value in memory. a must not keep its older value in
+/// memory while Redis holds b's (it would serve it until it expired).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_racing_another_instances_write_does_not_stay_stale_in_memory() {
+    let server = RedisServer::start();
+    let b = instance(&server, Duration::from_secs(1)).await;
+    let redis = RedisTier::builder(server.url())
+        .key_prefix("app:")
+        .command_timeout(TIMEOUT)
+        .connect()
+        .await
+        .unwrap();
+    let gate = GatedTier::new(Arc::new(redis));
+    let backplane =
+        RedisBackplane::connect(&server.url(), "app:bus", Duration::from_secs(1), TIMEOUT)
+            .await
+            .unwrap();
+    let a: TieredCache<String> =
+        TieredCache::builder(MemoryCache::builder().max_entries(1_000).build().unwrap())
+            .tier(gate.clone())
+            .backplane(Arc::new(backplane))
+            .build()
+            .unwrap();
+
+    gate.armed_put
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let writing = {
+        let a = a.clone();
+        tokio::spawn(async move { a.set("k", "from a".to_owned()).await })
+    };
+    // a's value is in Redis; a has not stored it in memory yet.
+    gate.reached.notified().await;
+    b.set("k", "from b".to_owned()).await.unwrap();
+    heard(&a, 1).await;
+    gate.release.notify_one();
+    writing.await.unwrap().unwrap();
+
+    assert!(
+        !a.memory().contains("k"),
+        "a kept its older value in memory"
+    );
+    assert_eq!(a.get("k").await.as_deref(), Some("from b"));
+    assert_eq!(b.get("k").await.as_deref(), Some("from b"));
+}

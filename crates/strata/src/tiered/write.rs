@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::flight::{Landing, Role, wait};
+use super::generation::Stamp;
 use super::{CacheError, Shared, TieredCache};
 use crate::envelope::{Envelope, encode_value};
 use crate::options::{EntryOptions, Ttl};
@@ -58,7 +59,9 @@ where
         // Bump before and after: a promotion overlapping this write sees a
         // change and discards itself (see `generation`).
         s.generations.bump_key(&key);
-        let result = s.store(key.clone(), value, options, write).await;
+        // Taken after our own bump: any later change is someone else's.
+        let stamp = s.generations.stamp(&key);
+        let result = s.store(key.clone(), value, options, write, stamp).await;
         s.generations.bump_key(&key);
         // Other instances drop their copy, whether or not every tier took
         // the new value (on failure the key was removed from the tiers).
@@ -225,6 +228,7 @@ where
         value: V,
         options: EntryOptions,
         sealed: Option<Sealed>,
+        stamp: Stamp,
     ) -> Result<(), CacheError> {
         let Some(sealed) = sealed else {
             return self
@@ -244,7 +248,17 @@ where
             }
             None => {
                 self.write_through(sealed).await?;
-                self.put_memory(key, value, options);
+                self.put_memory(key.clone(), value, options);
+                // Another write or invalidation of this key (local, or
+                // another instance's through the backplane) overlapped the
+                // lower-tier write: which value the shared tiers kept is not
+                // known here, so the memory copy goes and the next read takes
+                // the tiers'. Checked after the insert, so an invalidation
+                // landing between the check and the insert cannot be missed:
+                // it bumps before it removes.
+                if self.generations.stamp(&key) != stamp {
+                    self.memory.remove(key.as_str());
+                }
             }
         }
         Ok(())

@@ -117,10 +117,12 @@ impl Tier for FaultyTier {
 }
 
 /// Wraps a real tier; while armed, a `get` reads from the tier, then waits
-/// until released before returning what it read.
+/// until released before returning what it read; while `armed_put`, a write
+/// does the same after the tier has it.
 pub(crate) struct GatedTier {
     inner: Arc<dyn Tier>,
     pub(crate) armed: AtomicBool,
+    pub(crate) armed_put: AtomicBool,
     /// Told when an armed read has read and is waiting.
     pub(crate) reached: Notify,
     /// Lets the waiting read return.
@@ -132,6 +134,7 @@ impl GatedTier {
         Arc::new(Self {
             inner,
             armed: AtomicBool::new(false),
+            armed_put: AtomicBool::new(false),
             reached: Notify::new(),
             release: Notify::new(),
         })
@@ -152,7 +155,12 @@ impl Tier for GatedTier {
         read
     }
     async fn put_many(&self, writes: Vec<TierWrite>) -> Result<(), TierError> {
-        self.inner.put_many(writes).await
+        let written = self.inner.put_many(writes).await;
+        if self.armed_put.swap(false, Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
+        written
     }
     async fn delete_many(&self, keys: &[String]) -> Result<u64, TierError> {
         self.inner.delete_many(keys).await
