@@ -19,20 +19,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The accepted tokens, resolved from the config.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Tokens {
     entries: Vec<(Arc<str>, Vec<u8>, Scope)>,
-    /// The caller's name without auth, shared: no allocation per request.
-    anonymous: Arc<str>,
-}
-
-impl Default for Tokens {
-    fn default() -> Self {
-        Self {
-            entries: Vec::new(),
-            anonymous: Arc::from("anonymous"),
-        }
-    }
 }
 
 impl Tokens {
@@ -62,10 +51,7 @@ impl Tokens {
             let scope = token.scopes.iter().copied().max().unwrap_or(Scope::Read);
             entries.push((Arc::from(token.name.as_str()), secret.into_bytes(), scope));
         }
-        Ok(Self {
-            entries,
-            ..Self::default()
-        })
+        Ok(Self { entries })
     }
 
     /// Whether any token is configured.
@@ -90,13 +76,19 @@ impl Tokens {
 /// are configured and the request has no valid one.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The token's name (`anonymous` without auth).
-    pub name: Arc<str>,
+    /// The token's name; `None` without auth (no shared counter to touch
+    /// on every request).
+    pub name: Option<Arc<str>>,
     /// What the caller may do.
     pub scope: Scope,
 }
 
 impl Caller {
+    /// The token's name, or `anonymous`.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("anonymous")
+    }
+
     /// Ok when the caller's scope covers `needed`, else 403.
     ///
     /// # Errors
@@ -111,7 +103,7 @@ impl Caller {
                 format!(
                     "this needs the {} scope; the token {:?} has {}",
                     needed.name(),
-                    self.name,
+                    self.name(),
                     self.scope.name()
                 ),
             ))
@@ -126,7 +118,7 @@ impl FromRequestParts<AppState> for Caller {
         let tokens = &state.tokens;
         if !tokens.enabled() {
             return Ok(Caller {
-                name: Arc::clone(&tokens.anonymous),
+                name: None,
                 scope: Scope::Admin,
             });
         }
@@ -144,7 +136,7 @@ impl FromRequestParts<AppState> for Caller {
             .find(presented)
             .ok_or_else(|| unauthorized("the token is not valid"))?;
         Ok(Caller {
-            name: Arc::clone(name),
+            name: Some(Arc::clone(name)),
             scope,
         })
     }
@@ -241,7 +233,7 @@ mod tests {
     #[test]
     fn scopes_are_ordered() {
         let caller = Caller {
-            name: Arc::from("w"),
+            name: Some(Arc::from("w")),
             scope: Scope::Write,
         };
         assert!(caller.require(Scope::Read).is_ok());

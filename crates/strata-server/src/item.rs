@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::http::HeaderValue;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,13 @@ pub struct Item {
     pub expires_at_ms: Option<u64>,
     /// When it was written, in milliseconds since the Unix epoch.
     pub stored_at_ms: u64,
+    /// The `ETag` and `Content-Type` header values, made on the first read
+    /// and shared by every later one (cloning a `HeaderValue` is a
+    /// reference count, making one is a validation and a copy). Boxed, so
+    /// an entry never read this way carries 16 bytes for it, not 88. Not
+    /// stored.
+    #[serde(skip)]
+    pub headers: std::sync::OnceLock<Box<(HeaderValue, HeaderValue)>>,
 }
 
 /// How a value was written, and so how it is returned in JSON answers.
@@ -69,6 +77,21 @@ impl Item {
                 let _ = write!(out, "{b:02x}");
                 out
             })
+    }
+
+    /// The `ETag` (quoted) and `Content-Type` header values.
+    pub fn header_values(&self) -> &(HeaderValue, HeaderValue) {
+        self.headers.get_or_init(|| {
+            let etag =
+                HeaderValue::from_maybe_shared(Bytes::from(format!("\"{}\"", self.etag_hex())))
+                    // Hex digits and quotes are always a valid header value.
+                    .unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+            // The content type was a header value (PUT) or checked to be
+            // one (import), or is a constant; the fallback is never used.
+            let content_type = HeaderValue::from_str(&self.content_type)
+                .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+            Box::new((etag, content_type))
+        })
     }
 
     /// Milliseconds left before expiry at `now_ms`; `None` for never.

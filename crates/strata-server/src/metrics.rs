@@ -7,7 +7,7 @@
 //! twice. The recorder is this server's own, not the process-global one, so
 //! two servers in one process (tests) keep separate figures.
 
-use std::collections::HashMap;
+use hashbrown::{Equivalent, HashMap};
 use std::time::Duration;
 
 use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
@@ -25,15 +25,29 @@ const BUCKETS: [f64; 16] = [
     1.0, 2.5, 10.0,
 ];
 
+/// A request series: namespace, method, route, status.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Series(String, String, String, u16);
+
+/// A [`Series`] by reference, for lookups. Its `Hash` must match
+/// `Series`'s: same fields, same order, `str` hashing as `String` does.
+#[derive(Hash)]
+struct SeriesRef<'a>(&'a str, &'a str, &'a str, u16);
+
+impl Equivalent<Series> for SeriesRef<'_> {
+    fn equivalent(&self, key: &Series) -> bool {
+        self.3 == key.3 && self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
+}
+
 /// The server's metrics.
 pub struct Metrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
-    /// Handles of the request series seen so far, by namespace, method,
-    /// route and status joined with NULs. Registering a series
+    /// Handles of the request series seen so far. Registering a series
     /// builds its key and labels and takes the registry's lock; a request
     /// only looks its handles up here (a read lock, no allocation).
-    requests: parking_lot::RwLock<HashMap<String, (Counter, Histogram)>>,
+    requests: parking_lot::RwLock<HashMap<Series, (Counter, Histogram)>>,
 }
 
 fn key(name: &'static str, labels: &[(&'static str, &str)]) -> Key {
@@ -103,7 +117,7 @@ impl Metrics {
         Self {
             recorder,
             handle,
-            requests: parking_lot::RwLock::new(HashMap::new()),
+            requests: parking_lot::RwLock::new(HashMap::default()),
         }
     }
 
@@ -120,9 +134,10 @@ impl Metrics {
             counter.increment(1);
             histogram.record(took.as_secs_f64());
         };
-        // One small string per request for the lookup, instead of the four
-        // label strings and the registry lock a registration takes.
-        let series = format!("{namespace}\u{0}{method}\u{0}{route}\u{0}{status}");
+        // Looked up by borrowed parts: no allocation on the request path,
+        // where a registration would build four label strings and take the
+        // registry's lock.
+        let series = SeriesRef(namespace, method, route, status);
         if let Some(handles) = self.requests.read().get(&series) {
             record(handles);
             return;
@@ -154,7 +169,15 @@ impl Metrics {
             ),
         );
         record(&handles);
-        self.requests.write().insert(series, handles);
+        self.requests.write().insert(
+            Series(
+                namespace.to_owned(),
+                method.to_owned(),
+                route.to_owned(),
+                status,
+            ),
+            handles,
+        );
     }
 
     fn counter(&self, name: &'static str, labels: &[(&'static str, &str)], value: u64) {

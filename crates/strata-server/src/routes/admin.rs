@@ -308,6 +308,6 @@ pub async fn put_config(
     namespace
         .reconfigure(settings.clone(), &state.config.memory, &state.config.limits)
         .await?;
-    tracing::info!(namespace = %ns, by = %caller.name, policy = settings.policy.name(), "namespace reconfigured");
+    tracing::info!(namespace = %ns, by = caller.name(), policy = settings.policy.name(), "namespace reconfigured");
     Ok(Json(ConfigResponse::of(namespace.name(), &settings)))
 }

@@ -132,16 +132,16 @@ pub async fn get(
         engine.cache.get(&key).await
     };
     let item = live(item).ok_or_else(|| ApiError::key_not_found(&key))?;
-    let hex = item.etag_hex();
-    let etag = format!("\"{hex}\"");
-    if if_none_match.is_some_and(|v| matches_etag(&v, &hex)) {
+    let (etag, content_type) = item.header_values();
+    if if_none_match.is_some_and(|v| matches_etag(&v, &item.etag_hex())) {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
-        insert(&mut response, header::ETAG, &etag);
+        response.headers_mut().insert(header::ETAG, etag.clone());
         return Ok(response);
     }
     let mut response = item.body.clone().into_response();
-    insert(&mut response, header::CONTENT_TYPE, &item.content_type);
-    insert(&mut response, header::ETAG, &etag);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type.clone());
+    headers.insert(header::ETAG, etag.clone());
     describe(&mut response, &item);
     Ok(response)
 }

@@ -313,6 +313,7 @@ impl WriteOptions {
             expires_at_ms: ttl
                 .map(|d| now.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))),
             stored_at_ms: now,
+            headers: std::sync::OnceLock::new(),
         };
         (Arc::new(item), options)
     }
