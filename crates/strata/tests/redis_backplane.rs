@@ -157,15 +157,9 @@ async fn a_lost_subscription_clears_the_memory_tier_instead_of_serving_stale() {
     assert!(stats.lost >= 1, "{stats:?}");
 }
 
-/// The race of a fill and a remote invalidation, forced: b's read has
-/// fetched the old value from Redis and is held; a writes a new value; the
-/// message reaches b; then b's read resumes. Its fill must be discarded,
-/// never stored, or b would serve the old value from memory until it
-/// expired.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fill_that_races_a_remote_write_is_discarded() {
-    let server = RedisServer::start();
-    let a = instance(&server, Duration::from_secs(1)).await;
+/// An instance like `instance`'s whose Redis tier can be held mid-read or
+/// mid-write (`GatedTier`), to force races.
+async fn gated_instance(server: &RedisServer) -> (TieredCache<String>, Arc<GatedTier>) {
     let redis = RedisTier::builder(server.url())
         .key_prefix("app:")
         .command_timeout(TIMEOUT)
@@ -177,12 +171,24 @@ async fn a_fill_that_races_a_remote_write_is_discarded() {
         RedisBackplane::connect(&server.url(), "app:bus", Duration::from_secs(1), TIMEOUT)
             .await
             .unwrap();
-    let b: TieredCache<String> =
-        TieredCache::builder(MemoryCache::builder().max_entries(1_000).build().unwrap())
-            .tier(gate.clone())
-            .backplane(Arc::new(backplane))
-            .build()
-            .unwrap();
+    let cache = TieredCache::builder(MemoryCache::builder().max_entries(1_000).build().unwrap())
+        .tier(gate.clone())
+        .backplane(Arc::new(backplane))
+        .build()
+        .unwrap();
+    (cache, gate)
+}
+
+/// The race of a fill and a remote invalidation, forced: b's read has
+/// fetched the old value from Redis and is held; a writes a new value; the
+/// message reaches b; then b's read resumes. Its fill must be discarded,
+/// never stored, or b would serve the old value from memory until it
+/// expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_that_races_a_remote_write_is_discarded() {
+    let server = RedisServer::start();
+    let a = instance(&server, Duration::from_secs(1)).await;
+    let (b, gate) = gated_instance(&server).await;
 
     a.set("k", "old".to_owned()).await.unwrap();
     // b hears the write before its read starts.
@@ -220,23 +226,7 @@ async fn a_fill_that_races_a_remote_write_is_discarded() {
 async fn a_write_racing_another_instances_write_does_not_stay_stale_in_memory() {
     let server = RedisServer::start();
     let b = instance(&server, Duration::from_secs(1)).await;
-    let redis = RedisTier::builder(server.url())
-        .key_prefix("app:")
-        .command_timeout(TIMEOUT)
-        .connect()
-        .await
-        .unwrap();
-    let gate = GatedTier::new(Arc::new(redis));
-    let backplane =
-        RedisBackplane::connect(&server.url(), "app:bus", Duration::from_secs(1), TIMEOUT)
-            .await
-            .unwrap();
-    let a: TieredCache<String> =
-        TieredCache::builder(MemoryCache::builder().max_entries(1_000).build().unwrap())
-            .tier(gate.clone())
-            .backplane(Arc::new(backplane))
-            .build()
-            .unwrap();
+    let (a, gate) = gated_instance(&server).await;
 
     gate.armed_put
         .store(true, std::sync::atomic::Ordering::SeqCst);
