@@ -7,17 +7,15 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::backplane::{eventually, heard, received};
 use common::redis_server::RedisServer;
 use common::tiers::GatedTier;
 use strata::tier::redis::{RedisBackplane, RedisTier};
 use strata::{EntryOptions, MemoryCache, TieredCache};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
-/// How long a test waits for a message to arrive: generous, for a loaded
-/// 2-core machine; the lag itself is measured by `strata-bench`.
-const DELIVERY: Duration = Duration::from_secs(3);
 
 /// One instance: its own memory tier, the shared Redis tier, a backplane.
 async fn instance(server: &RedisServer, heartbeat: Duration) -> TieredCache<String> {
@@ -37,32 +35,6 @@ async fn instance(server: &RedisServer, heartbeat: Duration) -> TieredCache<Stri
         .backplane(Arc::new(backplane))
         .build()
         .unwrap()
-}
-
-/// Waits until `cache` has received `n` backplane events, for at most
-/// [`DELIVERY`]. A read must come after the message of the write it reads,
-/// or the late message would (rightly) drop what it just filled.
-async fn heard(cache: &TieredCache<String>, n: u64) {
-    let deadline = Instant::now() + DELIVERY;
-    while cache.stats().await.backplane.unwrap().received < n && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    assert!(
-        cache.stats().await.backplane.unwrap().received >= n,
-        "messages not delivered"
-    );
-}
-
-/// Waits until `done` holds, for at most [`DELIVERY`].
-async fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + DELIVERY;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    done()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,11 +164,7 @@ async fn a_fill_that_races_a_remote_write_is_discarded() {
 
     a.set("k", "old".to_owned()).await.unwrap();
     // b hears the write before its read starts.
-    let heard = || async { b.stats().await.backplane.unwrap().received };
-    let deadline = Instant::now() + DELIVERY;
-    while heard().await < 1 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    heard(&b, 1).await;
 
     gate.armed.store(true, std::sync::atomic::Ordering::SeqCst);
     let reading = {
@@ -205,11 +173,8 @@ async fn a_fill_that_races_a_remote_write_is_discarded() {
     };
     gate.reached.notified().await;
     a.set("k", "new".to_owned()).await.unwrap();
-    let deadline = Instant::now() + DELIVERY;
-    while heard().await < 2 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    assert_eq!(heard().await, 2, "b heard the second write");
+    heard(&b, 2).await;
+    assert_eq!(received(&b).await, 2, "b heard the second write");
     gate.release.notify_one();
     // The held read returns what it read; it must not be stored.
     assert_eq!(reading.await.unwrap().as_deref(), Some("old"));

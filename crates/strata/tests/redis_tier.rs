@@ -43,15 +43,6 @@ async fn connect(server: &RedisServer, prefix: &str) -> RedisTier {
         .expect("connect to the test server")
 }
 
-/// A plain client, to look at what the tier stored.
-async fn raw(server: &RedisServer) -> MultiplexedConnection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
 async fn raw_query<T: redis::FromRedisValue>(
     connection: &mut MultiplexedConnection,
     args: &[&str],
@@ -112,7 +103,7 @@ async fn put_get_delete_round_trip_under_the_documented_layout() {
     tier.put(write("a", b"uno", None)).await.unwrap();
     assert_eq!(tier.get("a").await.unwrap().as_deref(), Some(&b"uno"[..]));
 
-    let mut redis = raw(&server).await;
+    let mut redis = server.connection().await;
     let stored: Vec<u8> = raw_query(&mut redis, &["GET", "ns:v:a"]).await;
     assert_eq!(
         stored, b"uno",
@@ -183,7 +174,7 @@ async fn redis_expiry_follows_the_tier_clock() {
         .connect()
         .await
         .unwrap();
-    let mut redis = raw(&server).await;
+    let mut redis = server.connection().await;
 
     tier.put_many(vec![
         write("minute", b"v", Some(T0 + 60_000)),
@@ -264,7 +255,7 @@ async fn scans_select_exactly_what_the_filter_selects_even_with_glob_characters(
         .put_many(names.iter().map(|k| write(k, b"v", None)).collect())
         .await
         .unwrap();
-    let mut redis = raw(&server).await;
+    let mut redis = server.connection().await;
     let _: () = raw_query(&mut redis, &["SET", "nXsY:v:user:1", "v"]).await;
 
     let cases: Vec<(KeyFilter, Vec<&str>)> = vec![

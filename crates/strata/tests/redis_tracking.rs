@@ -10,6 +10,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::backplane::{DELIVERY, eventually, heard, received};
 use common::redis_server::RedisServer;
 use redis::aio::MultiplexedConnection;
 use strata::tier::redis::{
@@ -18,9 +19,6 @@ use strata::tier::redis::{
 use strata::{EntryOptions, MemoryCache, TierError, TieredCache};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
-/// How long a test waits for an invalidation: generous, for a loaded
-/// 2-core machine; the lag itself is printed by the lag test.
-const DELIVERY: Duration = Duration::from_secs(3);
 const PREFIX: &str = "app:";
 
 async fn backplane(server: &RedisServer, mode: TransportMode) -> Result<RedisBackplane, TierError> {
@@ -63,15 +61,6 @@ async fn pair(server: &RedisServer) -> (TieredCache<String>, TieredCache<String>
     (a, b)
 }
 
-/// A plain client: "another program".
-async fn raw(server: &RedisServer) -> MultiplexedConnection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
-}
-
 async fn raw_query<T: redis::FromRedisValue>(
     connection: &mut MultiplexedConnection,
     args: &[&[u8]],
@@ -81,33 +70,6 @@ async fn raw_query<T: redis::FromRedisValue>(
         command.arg(*arg);
     }
     command.query_async(connection).await.unwrap()
-}
-
-/// Waits until `done` holds, for at most [`DELIVERY`].
-async fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + DELIVERY;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    done()
-}
-
-async fn received(cache: &TieredCache<String>) -> u64 {
-    cache.stats().await.backplane.unwrap().received
-}
-
-/// Waits until `cache` has received `n` events: a read must come after the
-/// invalidation of the write it reads, or the late invalidation would
-/// (rightly) drop what it just filled.
-async fn heard(cache: &TieredCache<String>, n: u64) {
-    let deadline = Instant::now() + DELIVERY;
-    while received(cache).await < n && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    assert!(received(cache).await >= n, "invalidations not delivered");
 }
 
 /// Reads `key` on `cache` until it is held in its memory tier (a fill may
@@ -135,7 +97,7 @@ async fn auto_selection_chooses_tracking_where_the_server_has_it_and_pub_sub_whe
     // A server that refuses CLIENT TRACKING (here by ACL; an older Redis
     // answers an unknown command the same way), then one that refuses
     // RESP3 itself (HELLO).
-    let mut admin = raw(&server).await;
+    let mut admin = server.connection().await;
     for rule in ["-client|tracking", "-hello"] {
         raw_query::<()>(
             &mut admin,
@@ -192,7 +154,7 @@ async fn a_write_on_one_instance_is_not_served_stale_by_the_other() {
 async fn a_write_by_another_program_drops_every_instances_memory_copy() {
     let server = RedisServer::start();
     let (a, b) = pair(&server).await;
-    let mut other = raw(&server).await;
+    let mut other = server.connection().await;
 
     a.set("k", "mine".to_owned()).await.unwrap();
     a.set("src", "theirs".to_owned()).await.unwrap();
@@ -234,7 +196,7 @@ async fn a_write_by_another_program_drops_every_instances_memory_copy() {
 async fn a_tag_bump_by_anyone_is_seen_at_once() {
     let server = RedisServer::start();
     let (a, b) = pair(&server).await;
-    let mut other = raw(&server).await;
+    let mut other = server.connection().await;
     let users = EntryOptions::new().with_tag("users");
     let orders = EntryOptions::new().with_tag("orders");
     a.set_with("user:1", "Ada".to_owned(), users.clone())
@@ -299,7 +261,7 @@ async fn tracking_works(cache: &TieredCache<String>, other: &mut MultiplexedConn
 async fn a_lost_tracking_connection_clears_memory_and_tracking_comes_back() {
     let mut server = RedisServer::start();
     let (a, b) = pair(&server).await;
-    let mut other = raw(&server).await;
+    let mut other = server.connection().await;
     assert!(tracking_works(&b, &mut other).await);
     let events = received(&b).await;
     a.set("k", "v1".to_owned()).await.unwrap();
@@ -341,7 +303,7 @@ async fn a_lost_tracking_connection_clears_memory_and_tracking_comes_back() {
     );
     assert!(b.stats().await.backplane.unwrap().lost > before);
     server.restart();
-    let mut other = raw(&server).await;
+    let mut other = server.connection().await;
     assert!(
         tracking_works(&b, &mut other).await,
         "tracking never came back after the restart"

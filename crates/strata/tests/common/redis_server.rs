@@ -52,6 +52,16 @@ impl RedisServer {
         panic!("redis-server did not start after 5 attempts; last: {last_failure}");
     }
 
+    /// A plain client connection, to look at what a tier stored or to act
+    /// as another program.
+    pub(crate) async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("a valid URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("a connection to the test server")
+    }
+
     /// The URL a client connects to.
     pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
