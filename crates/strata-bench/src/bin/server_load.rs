@@ -124,12 +124,12 @@ struct Wrk {
     errors: u64,
 }
 
-fn wrk(url: &str, script: &Path, args: &Args) -> anyhow::Result<Wrk> {
+fn wrk(url: &str, script: &Path, args: &Args, seconds: u64) -> anyhow::Result<Wrk> {
     let out = Command::new("wrk")
         .args([
             "-t1",
             &format!("-c{}", args.connections),
-            &format!("-d{}s", args.seconds),
+            &format!("-d{seconds}s"),
             "--latency",
             "-s",
         ])
@@ -181,7 +181,7 @@ fn bare_axum(value: Vec<u8>) -> anyhow::Result<(String, std::thread::JoinHandle<
             .build()
             .expect("runtime");
         runtime.block_on(async move {
-            let value = bytes_of(value);
+            let value = axum::body::Bytes::from(value);
             let app = axum::Router::new().route(
                 "/v1/{ns}/keys/{*key}",
                 axum::routing::get(move || {
@@ -194,10 +194,6 @@ fn bare_axum(value: Vec<u8>) -> anyhow::Result<(String, std::thread::JoinHandle<
         });
     });
     Ok((url, handle))
-}
-
-fn bytes_of(value: Vec<u8>) -> axum::body::Bytes {
-    axum::body::Bytes::from(value)
 }
 
 async fn load(
@@ -238,22 +234,40 @@ fn main() -> anyhow::Result<()> {
     // JSON text, 2 bytes of quotes more.
     let value = "x".repeat(args.value_bytes.saturating_sub(2));
 
+    let run = Run {
+        args: &args,
+        work: work.path(),
+        runtime: &runtime,
+        client: &client,
+        value: &value,
+    };
     if !args.no_throughput {
-        throughput(&args, work.path(), &runtime, &client, &value)?;
+        throughput(&run)?;
     }
     if args.no_memory {
         return Ok(());
     }
-    memory(&args, work.path(), &runtime, &client, &value)
+    memory(&run)
 }
 
-fn throughput(
-    args: &Args,
-    work: &Path,
-    runtime: &tokio::runtime::Runtime,
-    client: &reqwest::Client,
-    value: &str,
-) -> anyhow::Result<()> {
+/// What both measurements share.
+struct Run<'a> {
+    args: &'a Args,
+    work: &'a Path,
+    runtime: &'a tokio::runtime::Runtime,
+    client: &'a reqwest::Client,
+    /// The JSON string stored under every key.
+    value: &'a str,
+}
+
+fn throughput(run: &Run<'_>) -> anyhow::Result<()> {
+    let Run {
+        args,
+        work,
+        runtime,
+        client,
+        value,
+    } = *run;
     println!(
         "# strata serve vs a bare axum handler: GET hits, wrk -t1 -c{} -d{}s, 1,000 keys",
         args.connections, args.seconds
@@ -268,15 +282,11 @@ fn throughput(
         "counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"GET\", \"/v1/bench/keys/k\" .. (counter % 1000))\nend\n",
     )?;
     let (bare_url, _bare) = bare_axum(vec![b'x'; args.value_bytes])?;
-    // Warm both, then measure each in turn.
-    let short = Args {
-        seconds: 2,
-        ..Args::parse()
-    };
-    wrk(&url, &script, &short)?;
-    wrk(&bare_url, &script, &short)?;
-    let strata = wrk(&url, &script, args)?;
-    let bare = wrk(&bare_url, &script, args)?;
+    // Warm both for 2 s, then measure each in turn.
+    wrk(&url, &script, args, 2)?;
+    wrk(&bare_url, &script, args, 2)?;
+    let strata = wrk(&url, &script, args, args.seconds)?;
+    let bare = wrk(&bare_url, &script, args, args.seconds)?;
     if strata.errors > 0 || bare.errors > 0 {
         bail!(
             "non-2xx responses: strata {}, bare {}",
@@ -303,13 +313,14 @@ fn throughput(
     Ok(())
 }
 
-fn memory(
-    args: &Args,
-    work: &Path,
-    runtime: &tokio::runtime::Runtime,
-    client: &reqwest::Client,
-    value: &str,
-) -> anyhow::Result<()> {
+fn memory(run: &Run<'_>) -> anyhow::Result<()> {
+    let Run {
+        args,
+        work,
+        runtime,
+        client,
+        value,
+    } = *run;
     println!(
         "# memory with {} keys of {}-byte values",
         args.keys, args.value_bytes

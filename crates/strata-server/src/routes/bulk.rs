@@ -67,11 +67,7 @@ pub async fn warm_up(
     for key in &body.keys {
         check_key(key, state.config.limits.max_key_bytes)?;
     }
-    let prepared = body
-        .entries
-        .into_iter()
-        .map(|e| e.prepare(&state.config.limits))
-        .collect::<Result<Vec<_>, _>>()?;
+    let prepared = SetBody::prepare_all(body.entries, &state.config.limits)?;
     let namespace = state.registry.get_or_create(&ns).await?;
     let engine = namespace.engine();
     let mut report = WarmUpResponse::default();

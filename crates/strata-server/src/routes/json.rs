@@ -149,11 +149,7 @@ pub async fn mset(
 ) -> ApiResult<Json<MsetResponse>> {
     caller.require(Scope::Write)?;
     check_batch(body.entries.len(), &state)?;
-    let prepared = body
-        .entries
-        .into_iter()
-        .map(|e| e.prepare(&state.config.limits))
-        .collect::<Result<Vec<_>, _>>()?;
+    let prepared = SetBody::prepare_all(body.entries, &state.config.limits)?;
     let namespace = state.registry.get_or_create(&ns).await?;
     let engine = namespace.engine();
     let mut stored = 0;

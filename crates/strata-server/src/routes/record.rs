@@ -49,6 +49,15 @@ pub struct SetBody {
 }
 
 impl SetBody {
+    /// Checks every entry of a batch before any is stored: one bad entry
+    /// fails the whole request.
+    ///
+    /// # Errors
+    /// The first bad entry's 400 or 413.
+    pub fn prepare_all(entries: Vec<Self>, limits: &Limits) -> Result<Vec<Prepared>, ApiError> {
+        entries.into_iter().map(|e| e.prepare(limits)).collect()
+    }
+
     /// Checks the entry and encodes its value.
     ///
     /// # Errors
