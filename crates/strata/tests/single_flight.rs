@@ -1,14 +1,15 @@
 //! Single flight: concurrent callers for one missing key run one loader and
-//! share its outcome. The loaders below wait until every caller has counted
-//! its miss, so the followers really do wait on the flight (the assertions
-//! would hold without that; the wait makes the test exercise the waiting).
+//! share its outcome. The loaders below wait until every other caller has
+//! joined their flight (`load_waits` in the stats), so the followers really
+//! do wait on it. Waiting for misses alone is not enough: a caller that has
+//! missed but not yet joined when a failed flight ends rightly loads again.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use strata::MemoryCache;
+use strata::{CacheStats, MemoryCache};
 
 const THREADS: usize = 16;
 
@@ -35,11 +36,11 @@ fn together<T: Send>(n: usize, f: impl Fn() -> T + Sync) -> Vec<thread::Result<T
     })
 }
 
-/// Blocks until `cache` has counted `n` misses (or fails after 10 s).
-fn wait_for_misses(cache: &MemoryCache<String, u64>, n: u64) {
+/// Blocks until `n` callers wait on a flight in `cache` (or fails after 10 s).
+fn wait_for_waiters(cache: &MemoryCache<String, u64>, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while cache.stats().misses < n {
-        assert!(Instant::now() < deadline, "callers never all missed");
+    while cache.stats().load_waits < n {
+        assert!(Instant::now() < deadline, "callers never all joined");
         thread::yield_now();
     }
 }
@@ -51,7 +52,7 @@ fn sixteen_threads_one_loader_call() {
     let results: Vec<u64> = together(THREADS, || {
         cache.get_or_compute("k".to_owned(), || {
             calls.fetch_add(1, Ordering::SeqCst);
-            wait_for_misses(&cache, THREADS as u64);
+            wait_for_waiters(&cache, THREADS as u64 - 1);
             42
         })
     })
@@ -77,7 +78,7 @@ fn a_failure_reaches_every_waiter_and_is_not_cached() {
         cache
             .try_get_or_compute("k".to_owned(), || {
                 calls.fetch_add(1, Ordering::SeqCst);
-                wait_for_misses(&cache, 8);
+                wait_for_waiters(&cache, 7);
                 Err(LoadError("database down"))
             })
             .expect_err("the loader failed")
@@ -103,7 +104,7 @@ fn when_the_leader_panics_a_waiter_takes_over() {
     let outcomes = together(4, || {
         cache.get_or_compute("k".to_owned(), || {
             if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                wait_for_misses(&cache, 4);
+                wait_for_waiters(&cache, 3);
                 panic!("loader bug");
             }
             9
@@ -123,7 +124,7 @@ fn an_infallible_waiter_retries_when_the_leader_fails() {
         let failing = s.spawn(|| {
             barrier.wait();
             cache.try_get_or_compute("k".to_owned(), || {
-                wait_for_misses(&cache, 2);
+                wait_for_waiters(&cache, 1);
                 Err(LoadError("no"))
             })
         });
@@ -163,10 +164,14 @@ fn distinct_keys_load_in_parallel() {
 mod async_loaders {
     use super::*;
 
-    async fn wait_for_misses_async(cache: &MemoryCache<String, u64>, n: u64) {
+    /// Waits until `ready` holds for the stats of `cache` (or fails after 10 s).
+    async fn wait_until(
+        cache: &MemoryCache<String, u64>,
+        ready: impl Fn(&CacheStats<String>) -> bool,
+    ) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while cache.stats().misses < n {
-            assert!(Instant::now() < deadline, "callers never all missed");
+        while !ready(&cache.stats()) {
+            assert!(Instant::now() < deadline, "the callers never got there");
             tokio::task::yield_now().await;
         }
     }
@@ -183,7 +188,7 @@ mod async_loaders {
                     cache
                         .get_or_compute_async("k".to_owned(), async move {
                             calls.fetch_add(1, Ordering::SeqCst);
-                            wait_for_misses_async(&loader_cache, THREADS as u64).await;
+                            wait_until(&loader_cache, |s| s.load_waits >= THREADS as u64 - 1).await;
                             42
                         })
                         .await
@@ -207,7 +212,7 @@ mod async_loaders {
                     .await
             })
         };
-        wait_for_misses_async(&cache, 1).await;
+        wait_until(&cache, |s| s.misses >= 1).await;
         let follower = {
             let cache = cache.clone();
             tokio::spawn(async move {
@@ -216,7 +221,7 @@ mod async_loaders {
                     .await
             })
         };
-        wait_for_misses_async(&cache, 2).await;
+        wait_until(&cache, |s| s.load_waits >= 1).await;
         leader.abort();
         let value = tokio::time::timeout(Duration::from_secs(10), follower)
             .await

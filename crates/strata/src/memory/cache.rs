@@ -160,7 +160,11 @@ where
         }
     }
 
-    fn count(&self, shard: usize, pick: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64) {
+    pub(crate) fn count(
+        &self,
+        shard: usize,
+        pick: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64,
+    ) {
         if self.recorder.is_some() {
             Counters::bump(pick(&self.shards[shard].counters));
         }

@@ -114,6 +114,7 @@ where
             }
             match inner.flights.join_or_lead(idx, hash, &key) {
                 Role::Follower(flight) => {
+                    inner.count(idx, |c| &c.load_waits);
                     if let Some(result) = settle(flight.wait()) {
                         return result;
                     }
@@ -197,6 +198,7 @@ where
             }
             match inner.flights.join_or_lead(idx, hash, &key) {
                 Role::Follower(flight) => {
+                    inner.count(idx, |c| &c.load_waits);
                     if let Some(result) = settle(flight.wait_async().await) {
                         return result;
                     }

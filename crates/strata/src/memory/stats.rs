@@ -37,6 +37,7 @@ pub(crate) struct Counters {
     pub(crate) misses: AtomicU64,
     pub(crate) inserts: AtomicU64,
     pub(crate) updates: AtomicU64,
+    pub(crate) load_waits: AtomicU64,
     pub(crate) removals: [AtomicU64; 5],
 }
 
@@ -310,6 +311,11 @@ pub struct CacheStats<K> {
     pub inserts: u64,
     /// Writes over a key that was present.
     pub updates: u64,
+    /// Loader calls (`get_or_compute` and friends) that found another
+    /// caller already loading the same key and waited for its outcome
+    /// instead of running their own loader: the loads stampede protection
+    /// saved.
+    pub load_waits: u64,
     /// Entries that left, by cause.
     pub evictions: EvictionCounts,
     /// Entries now resident (including expired ones not yet purged).
@@ -338,13 +344,13 @@ where
     /// A snapshot of the statistics. See [`CacheStats`].
     pub fn stats(&self) -> CacheStats<K> {
         let inner = &self.inner;
-        let mut sums = [0u64; 4];
+        let mut sums = [0u64; 5];
         let mut removals = [0u64; 5];
         for cell in inner.shards.iter() {
             let c = &cell.counters;
-            for (sum, counter) in sums
-                .iter_mut()
-                .zip([&c.hits, &c.misses, &c.inserts, &c.updates])
+            for (sum, counter) in
+                sums.iter_mut()
+                    .zip([&c.hits, &c.misses, &c.inserts, &c.updates, &c.load_waits])
             {
                 *sum += counter.load(Ordering::Relaxed);
             }
@@ -352,7 +358,7 @@ where
                 *sum += counter.load(Ordering::Relaxed);
             }
         }
-        let [hits, misses, inserts, updates] = sums;
+        let [hits, misses, inserts, updates, load_waits] = sums;
         let reads = hits + misses;
         CacheStats {
             enabled: inner.recorder.is_some(),
@@ -366,6 +372,7 @@ where
             },
             inserts,
             updates,
+            load_waits,
             evictions: EvictionCounts::from_array(removals),
             entries: self.len(),
             weight: self.weight(),
