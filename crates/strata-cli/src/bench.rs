@@ -125,12 +125,13 @@ fn per_second(ops: usize, took: Duration) -> f64 {
 
 fn measure(policy: Policy, args: &BenchArgs, keys: &[u64]) -> anyhow::Result<Row> {
     let heap_per_entry = {
-        let before = heap::allocated();
+        // Inserts run on this thread: its own counts see all they allocate.
+        let before = heap::held_by_this_thread()?;
         let cache = build(policy, args)?;
         for k in 0..args.capacity {
             cache.insert(k, k)?;
         }
-        let grown = heap::allocated().saturating_sub(before);
+        let grown = (heap::held_by_this_thread()? - before).max(0);
         drop(cache);
         grown as f64 / args.capacity as f64
     };

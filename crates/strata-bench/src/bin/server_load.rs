@@ -25,6 +25,11 @@ use clap::Parser;
 use serde_json::json;
 use strata_bench::redis_process::RedisProcess;
 
+// The allocator `strata serve` ships with, so the bare handler it is
+// compared with does not pay for a slower one.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     about = "strata serve against a bare axum handler (wrk) and against redis-server (memory)"
@@ -51,6 +56,10 @@ struct Args {
     /// Skip the throughput comparison.
     #[arg(long)]
     no_throughput: bool,
+    /// Only serve the bare handler on this address until killed (to profile
+    /// it on its own, e.g. under callgrind), measuring nothing.
+    #[arg(long, value_name = "ADDR")]
+    serve_bare: Option<String>,
     /// Extra lines for the namespace's config in the memory runs (to try
     /// other settings, e.g. `policy = "lru"`).
     #[arg(long, default_value = "")]
@@ -170,8 +179,8 @@ fn wrk(url: &str, script: &Path, args: &Args, seconds: u64) -> anyhow::Result<Wr
 
 /// A bare axum server answering every `GET /v1/{ns}/keys/{*key}` with the
 /// same 100 bytes: the ceiling of what any handler could do.
-fn bare_axum(value: Vec<u8>) -> anyhow::Result<(String, std::thread::JoinHandle<()>)> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+fn bare_axum(value: Vec<u8>, addr: &str) -> anyhow::Result<(String, std::thread::JoinHandle<()>)> {
+    let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let url = format!("http://{}", listener.local_addr()?);
     let handle = std::thread::spawn(move || {
@@ -224,6 +233,14 @@ async fn load(
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(addr) = &args.serve_bare {
+        let (url, server) = bare_axum(vec![b'x'; args.value_bytes], addr)?;
+        println!("bare axum handler on {url}");
+        server
+            .join()
+            .map_err(|_| anyhow::anyhow!("the bare server panicked"))?;
+        return Ok(());
+    }
     let base = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let work = tempfile::tempdir_in(&base)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -281,7 +298,7 @@ fn throughput(run: &Run<'_>) -> anyhow::Result<()> {
         &script,
         "counter = 0\nrequest = function()\n  counter = counter + 1\n  return wrk.format(\"GET\", \"/v1/bench/keys/k\" .. (counter % 1000))\nend\n",
     )?;
-    let (bare_url, _bare) = bare_axum(vec![b'x'; args.value_bytes])?;
+    let (bare_url, _bare) = bare_axum(vec![b'x'; args.value_bytes], "127.0.0.1:0")?;
     // Warm both for 2 s, then measure each in turn.
     wrk(&url, &script, args, 2)?;
     wrk(&bare_url, &script, args, 2)?;
