@@ -1,19 +1,30 @@
 //! The middleware that bounds every request, measures it and keeps every
 //! error JSON (see [`guard`]), and the answer to a handler that panicked.
 
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::namespace::{Namespace, Resolved};
 use crate::state::AppState;
 
 /// How much of a non-JSON error body is kept as the message.
 const MAX_MESSAGE: usize = 300;
+
+/// What the guard needs: the server's state, and the route templates to
+/// label its metrics with.
+#[derive(Clone)]
+pub(crate) struct Guarded {
+    pub(crate) state: AppState,
+    pub(crate) templates: Arc<matchit::Router<&'static str>>,
+}
 
 /// Every request passes here once, outermost: one middleware rather than
 /// four, because each `from_fn` layer boxes the rest of the request.
@@ -31,9 +42,15 @@ const MAX_MESSAGE: usize = 300;
 /// * **Metrics**: duration and status, labelled by route and by namespace
 ///   when it is open (a label per name a client invents would grow the
 ///   metrics without bound).
-pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn guard(
+    State(Guarded { state, templates }): State<Guarded>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route: &'static str = templates
+        .at(request.uri().path())
+        .map_or("unmatched", |found| found.value);
     let method = request.method().clone();
     let namespace = request
         .uri()
@@ -41,7 +58,14 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         .strip_prefix("/v1/")
         .and_then(|rest| rest.split('/').next())
         .and_then(|ns| state.registry.get(ns).ok());
-    let response = match state.in_flight.clone().try_acquire_owned() {
+    if let Some(ns) = &namespace {
+        // Saves the handler a second lookup (see `Resolved::namespace`).
+        request
+            .extensions_mut()
+            .insert(Resolved::new(Arc::clone(ns)));
+    }
+    // A borrowed permit: no shared reference count to bump per request.
+    let response = match state.in_flight.try_acquire() {
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",
@@ -53,9 +77,9 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         .into_response(),
         Ok(_permit) => {
             let limit = state.config.limits.request_timeout;
-            match tokio::time::timeout(limit, next.run(request)).await {
-                Ok(response) => as_json_error(response).await,
-                Err(_) => ApiError::new(
+            match within(started + limit, next.run(request)).await {
+                Some(response) => as_json_error(response).await,
+                None => ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "timeout",
                     format!("the request took longer than limits.request_timeout = {limit:?}"),
@@ -65,13 +89,28 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         }
     };
     state.metrics.observe_request(
-        namespace.as_ref().map_or("", |ns| ns.name()),
+        namespace.as_deref().map_or("", Namespace::name),
         method.as_str(),
-        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        route,
         response.status().as_u16(),
         started.elapsed(),
     );
     response
+}
+
+/// `future`'s output, or `None` once `deadline` has passed.
+///
+/// The timer is armed only if the first poll does not finish: most reads
+/// (memory hits) answer at once, and registering and cancelling a timer
+/// costs about as much as the read itself. A first poll cannot be
+/// interrupted by a timer either way.
+async fn within<F: Future>(deadline: Instant, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let first = std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => tokio::time::timeout_at(deadline.into(), future).await.ok(),
+    }
 }
 
 /// `response`, or, when it is an error that is not already JSON, the API's

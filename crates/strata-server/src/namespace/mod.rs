@@ -157,3 +157,31 @@ impl std::fmt::Debug for Namespace {
             .finish_non_exhaustive()
     }
 }
+
+/// The namespace the server's guard found for a request, handed to the
+/// handler in the request's extensions so it need not look it up again.
+#[derive(Clone)]
+pub struct Resolved(Arc<Namespace>);
+
+impl Resolved {
+    pub(crate) fn new(namespace: Arc<Namespace>) -> Self {
+        Self(namespace)
+    }
+
+    /// The namespace `name`: the one the guard resolved when it is that
+    /// one (the guard reads the raw path; a handler's `name` is
+    /// percent-decoded), else looked up.
+    ///
+    /// # Errors
+    /// As [`Registry::get`].
+    pub fn namespace(
+        resolved: Option<axum::Extension<Resolved>>,
+        state: &crate::AppState,
+        name: &str,
+    ) -> Result<Arc<Namespace>, ApiError> {
+        match resolved {
+            Some(axum::Extension(Resolved(ns))) if ns.name() == name => Ok(ns),
+            _ => state.registry.get(name),
+        }
+    }
+}

@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use bytes::Bytes;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,6 +19,7 @@ use crate::auth::Caller;
 use crate::config::Scope;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::item::{Item, ItemKind, now_ms};
+use crate::namespace::Resolved;
 use crate::state::AppState;
 
 /// The answer to a write.
@@ -123,10 +124,11 @@ pub async fn get(
     State(state): State<AppState>,
     Path((ns, key)): Path<(String, String)>,
     IfNoneMatch(if_none_match): IfNoneMatch,
+    resolved: Option<Extension<Resolved>>,
 ) -> ApiResult<Response> {
     caller.require(Scope::Read)?;
     check_key(&key, state.config.limits.max_key_bytes)?;
-    let namespace = state.registry.get(&ns)?;
+    let namespace = Resolved::namespace(resolved, &state, &ns)?;
     let item = {
         let engine = namespace.engine();
         engine.cache.get(&key).await
