@@ -165,4 +165,17 @@ pub trait Tier: Send + Sync + 'static {
 
     /// Whether the tier can serve requests now.
     async fn health(&self) -> TierHealth;
+
+    /// A counter that moves each time the tier is back after a time in
+    /// which it answered without its store (a
+    /// [`BreakerTier`](breaker::BreakerTier) answers
+    /// [`tag_epochs`](Tier::tag_epochs) from the epochs it last saw while it
+    /// is open). What a cache derived from those answers may be out of
+    /// date: a [`TieredCache`](crate::TieredCache) forgets its cached tag
+    /// epochs and clears its memory tier when the counter moves.
+    ///
+    /// Default: `None`, for a tier that always answers from its store.
+    fn recoveries(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

@@ -151,12 +151,19 @@ where
                 if matches!(event, BackplaneEvent::Lost) {
                     self.bus.counters.lost.inc();
                 }
-                self.generations.bump_all();
-                self.epochs.forget_all();
-                self.memory.clear();
-                self.generations.bump_all();
+                self.forget_unverifiable();
             }
         }
+    }
+
+    /// Clears the memory tier and forgets every cached tag epoch, for when
+    /// the cache cannot vouch for what it holds (a lost message, a tier
+    /// back from an outage). Fills in flight are discarded.
+    pub(super) fn forget_unverifiable(&self) {
+        self.generations.bump_all();
+        self.epochs.forget_all();
+        self.memory.clear();
+        self.generations.bump_all();
     }
 }
 

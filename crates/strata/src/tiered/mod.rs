@@ -47,6 +47,7 @@ mod flight;
 mod generation;
 mod invalidate;
 mod read;
+mod resync;
 mod stats;
 mod write;
 mod write_back;
@@ -151,6 +152,8 @@ pub(crate) struct Shared<V> {
     misses: AtomicU64,
     discarded_fills: AtomicU64,
     loads: AtomicU64,
+    /// Times a tier's recovery cleared the memory tier (see `resync`).
+    resyncs: AtomicU64,
     closed: AtomicBool,
     /// Where mutations are published for other instances, if anywhere.
     bus: backplane::Bus,
@@ -185,6 +188,7 @@ where
             misses: AtomicU64::new(0),
             discarded_fills: AtomicU64::new(0),
             loads: AtomicU64::new(0),
+            resyncs: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             bus: backplane::Bus::default(),
         }
@@ -226,6 +230,12 @@ where
         let shared = Arc::new(shared);
         if let Some(events) = events {
             tokio::spawn(backplane::listen(Arc::downgrade(&shared), events));
+        }
+        for recoveries in shared.tiers.iter().filter_map(|t| t.recoveries()) {
+            tokio::spawn(resync::watch_recoveries(
+                Arc::downgrade(&shared),
+                recoveries,
+            ));
         }
         Self { shared }
     }
@@ -270,6 +280,7 @@ where
             misses: s.misses.load(Ordering::Relaxed),
             discarded_fills: s.discarded_fills.load(Ordering::Relaxed),
             loads: s.loads.load(Ordering::Relaxed),
+            resyncs: s.resyncs.load(Ordering::Relaxed),
             write_back: s.write_back.as_ref().map(WriteBack::report),
             backplane: s.bus.backplane.as_ref().map(|b| BackplaneReport {
                 transport: b.transport(),

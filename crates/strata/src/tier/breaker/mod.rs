@@ -78,6 +78,9 @@
 //! ([`EpochFallback`]): a tiered cache validates tagged entries from every
 //! tier against every tier's epochs, so without this, tagged entries in the
 //! memory and disk tiers would turn into misses during an outage.
+//! Those answers may be behind the tier's, so each time the breaker closes
+//! after an outage it says so ([`Tier::recoveries`]), and a tiered cache
+//! then forgets its cached epochs and clears its memory tier.
 //!
 //! # Stats and logs
 //!
@@ -194,6 +197,7 @@ impl<T: Tier> BreakerTier<T> {
                 epochs_from_memory: AtomicU64::new(0),
                 driver: tokio::sync::Mutex::new(()),
                 kicked: AtomicBool::new(false),
+                recoveries: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -251,6 +255,8 @@ struct Shared<T: Tier> {
     driver: tokio::sync::Mutex<()>,
     /// A driver run is pending: further kicks need not start another.
     kicked: AtomicBool,
+    /// Counts closings after an outage ([`Tier::recoveries`]).
+    recoveries: tokio::sync::watch::Sender<u64>,
 }
 
 /// A write either goes to the tier now (with its payload back) or was
@@ -285,6 +291,14 @@ impl<T: Tier> Shared<T> {
                     tracing::warn!(tier, %from, %to, %reason, "circuit breaker opened");
                 }
                 _ => tracing::info!(tier, %from, %to, %reason, "circuit breaker {to}"),
+            }
+            // Back after an outage: epochs answered from memory meanwhile
+            // may be behind the tier's, and caches above must stop trusting
+            // what they validated with them. Every closing counts, not only
+            // those after a fallback answer: a fallback racing the close
+            // would otherwise go unseen, and a close is rare next to reads.
+            if to == BreakerState::Closed && from != BreakerState::Closed {
+                self.recoveries.send_modify(|n| *n += 1);
             }
         }
         if let Some(reason) = effects.first_drop {

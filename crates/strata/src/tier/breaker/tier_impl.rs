@@ -164,6 +164,12 @@ impl<T: Tier> Tier for BreakerTier<T> {
         self.shared.inner.stats()
     }
 
+    /// Moves each time the breaker closes after being open or half-open;
+    /// see [`Tier::recoveries`].
+    fn recoveries(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.shared.recoveries.subscribe())
+    }
+
     /// The inner tier's health when closed; `Down` with the reason when
     /// open (without asking the tier), `Degraded` when half-open.
     async fn health(&self) -> TierHealth {
