@@ -382,6 +382,16 @@ async fn instance_over(
     url: &str,
     breaker: BreakerBuilder,
 ) -> (TieredCache<String>, BreakerTier<RedisTier>, TempDir) {
+    instance_at(server, url, breaker, Arc::new(strata::SystemClock::new())).await
+}
+
+/// As `instance_over`, with the cache's clock (which stamps its envelopes).
+async fn instance_at(
+    server: &RedisServer,
+    url: &str,
+    breaker: BreakerBuilder,
+    clock: Arc<dyn strata::WallClock>,
+) -> (TieredCache<String>, BreakerTier<RedisTier>, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let disk = DiskTier::builder(dir.path().join("store")).open().unwrap();
     let redis = RedisTier::builder(url)
@@ -404,6 +414,7 @@ async fn instance_over(
         .tier(Arc::new(disk))
         .tier(Arc::new(breaker.clone()))
         .backplane(Arc::new(backplane))
+        .clock(clock)
         .build()
         .unwrap();
     (cache, breaker, dir)
@@ -479,4 +490,59 @@ async fn after_an_outage_entries_validated_with_last_known_epochs_are_not_served
     assert_eq!(b.get("user:1").await, None, "stale by Redis's epoch");
     assert_eq!(b.stats().await.resyncs, 1);
     assert_eq!(a.get("user:1").await, None);
+}
+
+/// b writes a key while cut off from Redis (queued by its breaker); a
+/// writes the same key later, straight to Redis. When b's breaker replays
+/// its queue, a's value is the newer one and must stay in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_write_does_not_overwrite_a_newer_write_of_another_instance() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let b_clock = manual_clock();
+    // b's envelopes are stamped T0, a's a second later: the order of the
+    // calls below, on clocks a test controls.
+    let (b, b_breaker, _b_dir) = instance_at(
+        &server,
+        &proxy.url(),
+        breaker_settings().clock(b_clock.clone()),
+        Arc::new(ManualClock::at_unix_millis(T0)),
+    )
+    .await;
+    let (a, _a_breaker, _a_dir) = instance_at(
+        &server,
+        &server.url(),
+        breaker_settings(),
+        Arc::new(ManualClock::at_unix_millis(T0 + 1_000)),
+    )
+    .await;
+
+    proxy.cut();
+    open(&b_breaker).await;
+    b.set("k", "from b".to_owned()).await.unwrap();
+    b.set("only b", "from b".to_owned()).await.unwrap();
+    assert_eq!(b_breaker.breaker_stats().queued, 2);
+    a.set("k", "from a".to_owned()).await.unwrap();
+
+    proxy.restore();
+    close(&b_breaker, &b_clock).await;
+
+    // What any instance reads from Redis now.
+    let reader: TieredCache<String> =
+        TieredCache::builder(MemoryCache::builder().max_entries(10).build().unwrap())
+            .tier(Arc::new(redis(&server).connect().await.unwrap()))
+            .build()
+            .unwrap();
+    assert_eq!(
+        reader.get("k").await.as_deref(),
+        Some("from a"),
+        "b's replay overwrote a's newer value"
+    );
+    assert_eq!(reader.get("only b").await.as_deref(), Some("from b"));
+    let stats = b_breaker.breaker_stats();
+    assert_eq!(
+        (stats.replayed, stats.superseded_at_replay, stats.queued_now),
+        (2, 1, 0),
+        "{stats:?}"
+    );
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::redis_server::RedisServer;
 use redis::aio::MultiplexedConnection;
+use strata::envelope::{CompressionLevel, Envelope};
 use strata::tier::redis::{RedisStats, RedisTier, RedisTierBuilder};
 use strata::{
     EntryOptions, KeyFilter, KeyPattern, ManualClock, MemoryCache, SystemClock, Tier, TierError,
@@ -692,4 +693,69 @@ async fn a_cache_sees_another_caches_tag_bump_after_the_epoch_refresh() {
         None,
         "b served an invalidated entry from Redis"
     );
+}
+
+/// An envelope written at `created_at_ms` holding `value`.
+fn envelope_at(created_at_ms: u64, value: &[u8]) -> Vec<u8> {
+    let mut envelope = Envelope {
+        created_at_ms,
+        ..Envelope::default()
+    };
+    envelope
+        .set_value_bytes(value.to_vec(), CompressionLevel::None)
+        .unwrap();
+    envelope.encode()
+}
+
+/// The replay rule: a put that arrives late never replaces a value written
+/// after it (by `created_at_ms`); an older, equal or absent one it does,
+/// and so does anything that is not an envelope.
+#[tokio::test]
+async fn a_conditional_put_never_replaces_a_newer_envelope() {
+    let server = RedisServer::start();
+    let tier = connect(&server, "ns:").await;
+    let (old, newer, newest) = (
+        envelope_at(T0, b"old"),
+        envelope_at(T0 + 1, b"newer"),
+        envelope_at(T0 + 256, b"newest"),
+    );
+    // 256 ms apart differ only in the second byte of the stamp: the
+    // comparison must not stop at the low byte.
+    tier.put(write("k", &newest, None)).await.unwrap();
+    tier.put(write("absent-before", &newer, None))
+        .await
+        .unwrap();
+    tier.delete("absent-before").await.unwrap();
+    let mut connection = server.connection().await;
+    let _: () = raw_query(&mut connection, &["SET", "ns:v:foreign", "not an envelope"]).await;
+    let skipped = tier
+        .put_many_unless_newer(vec![
+            write("k", &old, None),
+            write("k", &newer, None),
+            write("absent-before", &old, None),
+            write("foreign", &old, None),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(skipped, 2, "both older writes of k");
+    assert_eq!(tier.get("k").await.unwrap(), Some(newest.clone()));
+    assert_eq!(tier.get("absent-before").await.unwrap(), Some(old.clone()));
+    assert_eq!(tier.get("foreign").await.unwrap(), Some(old.clone()));
+
+    // Equal or later stamps write; an expired one deletes, as a put does;
+    // the TTL is set as a put sets it.
+    let later = SystemClock::new().unix_millis() + 60_000;
+    let skipped = tier
+        .put_many_unless_newer(vec![
+            write("k", &newest, Some(later)),
+            write("absent-before", &newer, Some(1)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(skipped, 0);
+    assert_eq!(tier.get("k").await.unwrap(), Some(newest));
+    let ttl: i64 = raw_query(&mut connection, &["PTTL", "ns:v:k"]).await;
+    // About a minute (the two clocks are read a moment apart).
+    assert!((50_000..=61_000).contains(&ttl), "{ttl}");
+    assert_eq!(tier.get("absent-before").await.unwrap(), None);
 }

@@ -90,6 +90,24 @@ pub trait Tier: Send + Sync + 'static {
     /// As [`put`](Tier::put); on error, any subset may have been stored.
     async fn put_many(&self, writes: Vec<TierWrite>) -> Result<(), TierError>;
 
+    /// Stores several entries as [`put_many`](Tier::put_many) does, except
+    /// that an entry is skipped when the tier holds an envelope of its key
+    /// written later (a greater `created_at_ms`, the envelope's version
+    /// stamp). For writes that reach the tier late, such as a circuit
+    /// breaker's replay after an outage: another process may have written
+    /// the key since, and its newer value must stay. Returns how many
+    /// entries were skipped.
+    ///
+    /// Default: [`put_many`](Tier::put_many), skipping nothing. That is
+    /// right for a tier no other process writes, where nothing newer than
+    /// this process's own writes can be there.
+    ///
+    /// # Errors
+    /// As [`put_many`](Tier::put_many).
+    async fn put_many_unless_newer(&self, writes: Vec<TierWrite>) -> Result<u64, TierError> {
+        self.put_many(writes).await.map(|()| 0)
+    }
+
     /// Removes `keys`; returns how many were present.
     ///
     /// # Errors

@@ -66,9 +66,10 @@
 //! could not keep.
 //!
 //! Queued writes live in memory: if the process exits first they are lost,
-//! and the breaker logs how many when it is dropped. Writes from *other*
-//! processes made after the recovery are not ordered against this queue
-//! (see `docs/circuit-breaker.md`).
+//! and the breaker logs how many when it is dropped. Queued puts are
+//! replayed with [`Tier::put_many_unless_newer`], so a put never replaces
+//! a write of the same key that another process made while it waited
+//! (counted in [`BreakerStats::superseded_at_replay`]).
 //!
 //! # Tag epochs
 //!
@@ -195,6 +196,7 @@ impl<T: Tier> BreakerTier<T> {
                 epoch_fallback: builder.epoch_fallback,
                 known: Mutex::new(KnownEpochs::default()),
                 epochs_from_memory: AtomicU64::new(0),
+                superseded_at_replay: AtomicU64::new(0),
                 driver: tokio::sync::Mutex::new(()),
                 kicked: AtomicBool::new(false),
                 recoveries: tokio::sync::watch::Sender::new(0),
@@ -218,7 +220,9 @@ impl<T: Tier> BreakerTier<T> {
     /// The breaker's figures.
     pub fn breaker_stats(&self) -> BreakerStats {
         let from_memory = self.shared.epochs_from_memory.load(Ordering::Relaxed);
-        self.shared.machine.lock().stats(from_memory)
+        let mut stats = self.shared.machine.lock().stats(from_memory);
+        stats.superseded_at_replay = self.shared.superseded_at_replay.load(Ordering::Relaxed);
+        stats
     }
 
     /// Runs the recovery now, if it is due, and returns the state after:
@@ -250,6 +254,8 @@ struct Shared<T: Tier> {
     /// consistent with the state.
     known: Mutex<KnownEpochs>,
     epochs_from_memory: AtomicU64,
+    /// Replayed puts the tier skipped because it held a newer write.
+    superseded_at_replay: AtomicU64,
     /// Held by the one recovery driver running (an async lock: the driver
     /// awaits the inner tier while holding it).
     driver: tokio::sync::Mutex<()>,

@@ -40,6 +40,23 @@ impl<T: Tier> Tier for BreakerTier<T> {
         }
     }
 
+    /// As [`put_many`](Tier::put_many); a write that goes to the tier now
+    /// follows the tier's rule, and a queued one is replayed by that rule
+    /// anyway (as every queued put is). Queued: `Ok(0)`, nothing known
+    /// skipped.
+    async fn put_many_unless_newer(&self, writes: Vec<TierWrite>) -> Result<u64, TierError> {
+        if writes.is_empty() {
+            return Ok(0);
+        }
+        let s = &self.shared;
+        match s.admit_write(writes, Mutation::Put)? {
+            Admitted::Now(ticket, writes) => {
+                s.run(ticket, s.inner.put_many_unless_newer(writes)).await
+            }
+            Admitted::Queued => Ok(0),
+        }
+    }
+
     /// Queued while the tier is out of reach: `Ok(0)`, nothing known
     /// removed yet.
     async fn delete_many(&self, keys: &[String]) -> Result<u64, TierError> {

@@ -15,6 +15,11 @@
 //!   is not stored, and any older value under its key is deleted.
 //! * **Batches** are one round trip: `put_many` and `delete_many` are one
 //!   pipeline (`SET`s and `UNLINK`s) or one `UNLINK`, `get_many` one `MGET`.
+//! * **Replays** ([`put_many_unless_newer`](crate::Tier::put_many_unless_newer),
+//!   used by a circuit breaker after an outage) run a Lua script that
+//!   writes an entry only if Redis holds no envelope of its key written
+//!   later (by `created_at_ms`), so a queued write never replaces another
+//!   instance's newer one.
 //! * **Tag epochs**: `bump_tag_epoch` is `HINCRBY` (atomic across every
 //!   instance), `raise_tag_epoch` a Lua script that sets the field only if
 //!   the new epoch is greater, `tag_epochs` one `HMGET`.
@@ -88,6 +93,7 @@ mod stats;
 mod tier_impl;
 mod tracking;
 mod transport;
+mod unless_newer;
 
 pub use backplane::RedisBackplane;
 pub use backplane_builder::{BackplaneConfigError, RedisBackplaneBuilder};
@@ -143,6 +149,8 @@ struct Inner {
     clock: Arc<dyn WallClock>,
     /// Built once: it hashes its source for `EVALSHA`.
     raise_script: ::redis::Script,
+    /// The conditional put of a replay (`unless_newer.rs`).
+    unless_newer_script: ::redis::Script,
     counters: Counters,
 }
 
@@ -183,6 +191,7 @@ impl RedisTier {
                 scan_count: builder.scan_count,
                 clock: builder.clock,
                 raise_script: ::redis::Script::new(epochs::RAISE_SCRIPT),
+                unless_newer_script: ::redis::Script::new(unless_newer::UNLESS_NEWER_SCRIPT),
                 counters: Counters::default(),
             }),
         }
