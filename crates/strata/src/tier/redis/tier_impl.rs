@@ -8,7 +8,7 @@ use super::epochs::{check_raise, epoch_from_redis};
 use super::errors::TIER;
 use super::scan::Scan;
 use super::unless_newer::SLICE;
-use super::{Access, RedisTier};
+use super::{Access, RedisTier, Resend};
 use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
 
 /// How an entry's expiry is written.
@@ -103,9 +103,11 @@ impl Tier for RedisTier {
                 Expiry::Passed => pipeline.cmd("UNLINK").arg(key).ignore(),
             };
         }
-        let mut connection = inner.connection.clone();
-        self.bounded(Access::Write, pipeline.query_async::<()>(&mut connection))
-            .await
+        let pipeline = &pipeline;
+        self.bounded(Access::Write, Resend::Safe, |mut connection| async move {
+            pipeline.query_async::<()>(&mut connection).await
+        })
+        .await
     }
 
     /// A Lua script per slice of [`SLICE`] writes (`unless_newer.rs`): each
@@ -134,9 +136,11 @@ impl Tier for RedisTier {
                     .arg(&write.bytes)
                     .arg(ttl);
             }
-            let mut connection = inner.connection.clone();
+            let invocation = &invocation;
             let n: u64 = self
-                .bounded(Access::Write, invocation.invoke_async(&mut connection))
+                .bounded(Access::Write, Resend::Safe, |mut connection| async move {
+                    invocation.invoke_async(&mut connection).await
+                })
                 .await?;
             skipped += n;
         }
@@ -208,7 +212,9 @@ impl Tier for RedisTier {
     async fn bump_tag_epoch(&self, tag: &str) -> Result<u64, TierError> {
         let mut command = cmd("HINCRBY");
         command.arg(self.inner.layout.tags_key()).arg(tag).arg(1);
-        let epoch: i64 = self.query(Access::Write, &command).await?;
+        // Never resent: a bump Redis ran before the connection dropped
+        // would be applied twice.
+        let epoch: i64 = self.query_once(Access::Write, &command).await?;
         epoch_from_redis(tag, epoch)
     }
 
@@ -230,9 +236,11 @@ impl Tier for RedisTier {
             .key(inner.layout.tags_key())
             .arg(tag)
             .arg(epoch.to_string());
-        let mut connection = inner.connection.clone();
+        let invocation = &invocation;
         let _raised: i64 = self
-            .bounded(Access::Write, invocation.invoke_async(&mut connection))
+            .bounded(Access::Write, Resend::Safe, |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
             .await?;
         Ok(())
     }
