@@ -110,7 +110,7 @@ impl Tier for RedisTier {
         .await
     }
 
-    /// A Lua script per slice of [`SLICE`] writes (`unless_newer.rs`): each
+    /// A Lua script per slice of 256 writes (`unless_newer.rs`): each
     /// entry is written (or, already expired, deleted) unless Redis holds an
     /// envelope of its key with a later `created_at_ms`. Refused whole, as
     /// `put_many`, if an entry is too large. A failure part-way leaves the
