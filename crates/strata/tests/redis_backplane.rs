@@ -13,7 +13,7 @@ use common::backplane::{eventually, heard, received};
 use common::redis_server::RedisServer;
 use common::tiers::GatedTier;
 use strata::tier::redis::{RedisBackplane, RedisTier};
-use strata::{EntryOptions, MemoryCache, TieredCache};
+use strata::{EntryOptions, MemoryCache, TieredCache, WritePolicy};
 
 const TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -132,6 +132,13 @@ async fn a_lost_subscription_clears_the_memory_tier_instead_of_serving_stale() {
 /// An instance like `instance`'s whose Redis tier can be held mid-read or
 /// mid-write (`GatedTier`), to force races.
 async fn gated_instance(server: &RedisServer) -> (TieredCache<String>, Arc<GatedTier>) {
+    gated_instance_with(server, WritePolicy::WriteThrough).await
+}
+
+async fn gated_instance_with(
+    server: &RedisServer,
+    policy: WritePolicy,
+) -> (TieredCache<String>, Arc<GatedTier>) {
     let redis = RedisTier::builder(server.url())
         .key_prefix("app:")
         .command_timeout(TIMEOUT)
@@ -146,6 +153,7 @@ async fn gated_instance(server: &RedisServer) -> (TieredCache<String>, Arc<Gated
     let cache = TieredCache::builder(MemoryCache::builder().max_entries(1_000).build().unwrap())
         .tier(gate.clone())
         .backplane(Arc::new(backplane))
+        .write_policy(policy)
         .build()
         .unwrap();
     (cache, gate)
@@ -212,4 +220,53 @@ async fn a_write_racing_another_instances_write_does_not_stay_stale_in_memory() 
     );
     assert_eq!(a.get("k").await.as_deref(), Some("from b"));
     assert_eq!(b.get("k").await.as_deref(), Some("from b"));
+}
+
+/// Write-back over pub/sub, forced: a's write is queued and held before it
+/// reaches Redis, and meanwhile b reads the key from Redis. Had a told the
+/// others when it queued the write, b would have dropped its copy, re-read
+/// the old value and kept it, with no later message to drop it. The message
+/// must leave once the write is in Redis, and then b drops the old value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_back_write_is_announced_only_once_it_is_in_redis() {
+    let server = RedisServer::start();
+    let (a, gate) = gated_instance_with(&server, WritePolicy::WriteBack { queue: 64 }).await;
+    let b = instance(&server, Duration::from_secs(1)).await;
+
+    a.set("k", "old".to_owned()).await.unwrap();
+    a.set_with(
+        "marker",
+        "m".to_owned(),
+        EntryOptions::new().with_tag("marker"),
+    )
+    .await
+    .unwrap();
+    a.flush().await.unwrap();
+    heard(&b, 2).await;
+    assert_eq!(b.get("k").await.as_deref(), Some("old"));
+    assert_eq!(b.get("marker").await.as_deref(), Some("m"));
+
+    gate.armed_put_before
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    a.set("k", "new".to_owned()).await.unwrap();
+    // The write-back task holds "new" before Redis has it.
+    gate.reached.notified().await;
+    // a's messages reach b in the order a sent them: once b has applied the
+    // tag message sent after the write was queued, it has applied any
+    // message about the write that was sent with it.
+    a.invalidate_tag("marker").await.unwrap();
+    assert!(eventually(|| !b.memory().contains("marker")).await);
+    // Redis still holds the old value: that is what b serves now, whether
+    // from memory or re-read.
+    assert_eq!(b.get("k").await.as_deref(), Some("old"));
+
+    gate.release.notify_one();
+    a.flush().await.unwrap();
+    assert!(
+        eventually(|| !b.memory().contains("k")).await,
+        "b kept the old value: the write was announced before it reached Redis"
+    );
+    assert_eq!(b.get("k").await.as_deref(), Some("new"));
+    let a_stats = a.stats().await.backplane.unwrap();
+    assert_eq!(a_stats.publish_errors, 0, "{a_stats:?}");
 }

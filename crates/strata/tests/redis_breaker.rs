@@ -14,10 +14,12 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::backplane::{eventually, heard};
+use common::proxy::Proxy;
 use common::redis_server::RedisServer;
 use strata::tier::breaker::{BreakerBuilder, BreakerState, BreakerTier, TransitionReason};
 use strata::tier::disk::DiskTier;
-use strata::tier::redis::RedisTier;
+use strata::tier::redis::{RedisBackplane, RedisTier};
 use strata::{EntryOptions, ManualClock, MemoryCache, Tier, TierHealth, TieredCache};
 use tempfile::TempDir;
 
@@ -370,4 +372,177 @@ async fn with_redis_stopped_p99_stays_under_twice_the_soft_timeout_and_reads_do_
         assert!(max < FAIL_WITHIN, "{outage:?}: max {max:?}");
         assert_eq!(stack.breaker.state(), BreakerState::Open, "{outage:?}");
     }
+}
+
+/// An instance of many: memory over disk over breaker(Redis at `url`),
+/// with a pub/sub backplane on `server` itself (so it keeps hearing the
+/// others while its tier is cut off).
+async fn instance_over(
+    server: &RedisServer,
+    url: &str,
+    breaker: BreakerBuilder,
+) -> (TieredCache<String>, BreakerTier<RedisTier>, TempDir) {
+    instance_at(server, url, breaker, Arc::new(strata::SystemClock::new())).await
+}
+
+/// As `instance_over`, with the cache's clock (which stamps its envelopes).
+async fn instance_at(
+    server: &RedisServer,
+    url: &str,
+    breaker: BreakerBuilder,
+    clock: Arc<dyn strata::WallClock>,
+) -> (TieredCache<String>, BreakerTier<RedisTier>, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = DiskTier::builder(dir.path().join("store")).open().unwrap();
+    let redis = RedisTier::builder(url)
+        .key_prefix(PREFIX)
+        .command_timeout(COMMAND_TIMEOUT)
+        .connect_timeout(COMMAND_TIMEOUT)
+        .connect()
+        .await
+        .unwrap();
+    let breaker = breaker.build(redis).unwrap();
+    let backplane = RedisBackplane::connect(
+        &server.url(),
+        "breaker:bus",
+        Duration::from_secs(1),
+        COMMAND_TIMEOUT,
+    )
+    .await
+    .unwrap();
+    let cache = TieredCache::builder(MemoryCache::builder().max_entries(100).build().unwrap())
+        .tier(Arc::new(disk))
+        .tier(Arc::new(breaker.clone()))
+        .backplane(Arc::new(backplane))
+        .clock(clock)
+        .build()
+        .unwrap();
+    (cache, breaker, dir)
+}
+
+/// Calls through the breaker until it opens (its tier is cut off).
+async fn open(breaker: &BreakerTier<RedisTier>) {
+    for _ in 0..50 {
+        if breaker.state() == BreakerState::Open {
+            return;
+        }
+        let _ = breaker.get("probe").await;
+    }
+    panic!("never opened: {:?}", breaker.breaker_stats());
+}
+
+/// Moves the breaker's clock past its open interval and runs the recovery
+/// until it closes.
+async fn close(breaker: &BreakerTier<RedisTier>, clock: &ManualClock) {
+    for _ in 0..5 {
+        clock.advance(Duration::from_secs(61));
+        if breaker.recover().await == BreakerState::Closed {
+            return;
+        }
+    }
+    panic!("never closed: {:?}", breaker.breaker_stats());
+}
+
+/// b is cut off from Redis (its breaker opens) while a invalidates a tag.
+/// While open, b's breaker answers the epochs it last saw, so b serves its
+/// disk copy of a tagged entry and promotes it into memory (the documented
+/// outage window). Once the breaker closes, b must not keep trusting what it
+/// validated with those epochs: the entry must not be served any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_outage_entries_validated_with_last_known_epochs_are_not_served() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let b_clock = manual_clock();
+    let (a, _a_breaker, _a_dir) = instance_over(&server, &server.url(), breaker_settings()).await;
+    let (b, b_breaker, _b_dir) = instance_over(
+        &server,
+        &proxy.url(),
+        breaker_settings().clock(b_clock.clone()),
+    )
+    .await;
+
+    let tagged = EntryOptions::new().with_tag("users");
+    a.set_with("user:1", "Ada".to_owned(), tagged)
+        .await
+        .unwrap();
+    heard(&b, 1).await;
+    // From Redis, promoted into b's memory and disk; b's breaker sees the
+    // tag's epoch.
+    assert_eq!(b.get("user:1").await.as_deref(), Some("Ada"));
+
+    proxy.cut();
+    open(&b_breaker).await;
+    a.invalidate_tag("users").await.unwrap();
+    heard(&b, 2).await;
+    assert!(!b.memory().contains("user:1"), "the tag message dropped it");
+    // The premise: while open, b validates its disk copy with the last
+    // known epoch and promotes it into memory.
+    assert_eq!(b.get("user:1").await.as_deref(), Some("Ada"));
+    assert!(b.memory().contains("user:1"));
+    assert!(b_breaker.breaker_stats().epochs_from_memory >= 1);
+
+    proxy.restore();
+    close(&b_breaker, &b_clock).await;
+    assert!(
+        eventually(|| !b.memory().contains("user:1")).await,
+        "b still holds an entry it validated with an out-of-date epoch"
+    );
+    assert_eq!(b.get("user:1").await, None, "stale by Redis's epoch");
+    assert_eq!(b.stats().await.resyncs, 1);
+    assert_eq!(a.get("user:1").await, None);
+}
+
+/// b writes a key while cut off from Redis (queued by its breaker); a
+/// writes the same key later, straight to Redis. When b's breaker replays
+/// its queue, a's value is the newer one and must stay in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_write_does_not_overwrite_a_newer_write_of_another_instance() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port()).await;
+    let b_clock = manual_clock();
+    // b's envelopes are stamped T0, a's a second later: the order of the
+    // calls below, on clocks a test controls.
+    let (b, b_breaker, _b_dir) = instance_at(
+        &server,
+        &proxy.url(),
+        breaker_settings().clock(b_clock.clone()),
+        Arc::new(ManualClock::at_unix_millis(T0)),
+    )
+    .await;
+    let (a, _a_breaker, _a_dir) = instance_at(
+        &server,
+        &server.url(),
+        breaker_settings(),
+        Arc::new(ManualClock::at_unix_millis(T0 + 1_000)),
+    )
+    .await;
+
+    proxy.cut();
+    open(&b_breaker).await;
+    b.set("k", "from b".to_owned()).await.unwrap();
+    b.set("only b", "from b".to_owned()).await.unwrap();
+    assert_eq!(b_breaker.breaker_stats().queued, 2);
+    a.set("k", "from a".to_owned()).await.unwrap();
+
+    proxy.restore();
+    close(&b_breaker, &b_clock).await;
+
+    // What any instance reads from Redis now.
+    let reader: TieredCache<String> =
+        TieredCache::builder(MemoryCache::builder().max_entries(10).build().unwrap())
+            .tier(Arc::new(redis(&server).connect().await.unwrap()))
+            .build()
+            .unwrap();
+    assert_eq!(
+        reader.get("k").await.as_deref(),
+        Some("from a"),
+        "b's replay overwrote a's newer value"
+    );
+    assert_eq!(reader.get("only b").await.as_deref(), Some("from b"));
+    let stats = b_breaker.breaker_stats();
+    assert_eq!(
+        (stats.replayed, stats.superseded_at_replay, stats.queued_now),
+        (2, 1, 0),
+        "{stats:?}"
+    );
 }

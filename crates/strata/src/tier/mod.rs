@@ -90,6 +90,24 @@ pub trait Tier: Send + Sync + 'static {
     /// As [`put`](Tier::put); on error, any subset may have been stored.
     async fn put_many(&self, writes: Vec<TierWrite>) -> Result<(), TierError>;
 
+    /// Stores several entries as [`put_many`](Tier::put_many) does, except
+    /// that an entry is skipped when the tier holds an envelope of its key
+    /// written later (a greater `created_at_ms`, the envelope's version
+    /// stamp). For writes that reach the tier late, such as a circuit
+    /// breaker's replay after an outage: another process may have written
+    /// the key since, and its newer value must stay. Returns how many
+    /// entries were skipped.
+    ///
+    /// Default: [`put_many`](Tier::put_many), skipping nothing. That is
+    /// right for a tier no other process writes, where nothing newer than
+    /// this process's own writes can be there.
+    ///
+    /// # Errors
+    /// As [`put_many`](Tier::put_many).
+    async fn put_many_unless_newer(&self, writes: Vec<TierWrite>) -> Result<u64, TierError> {
+        self.put_many(writes).await.map(|()| 0)
+    }
+
     /// Removes `keys`; returns how many were present.
     ///
     /// # Errors
@@ -165,4 +183,17 @@ pub trait Tier: Send + Sync + 'static {
 
     /// Whether the tier can serve requests now.
     async fn health(&self) -> TierHealth;
+
+    /// A counter that moves each time the tier is back after a time in
+    /// which it answered without its store (a
+    /// [`BreakerTier`](breaker::BreakerTier) answers
+    /// [`tag_epochs`](Tier::tag_epochs) from the epochs it last saw while it
+    /// is open). What a cache derived from those answers may be out of
+    /// date: a [`TieredCache`](crate::TieredCache) forgets its cached tag
+    /// epochs and clears its memory tier when the counter moves.
+    ///
+    /// Default: `None`, for a tier that always answers from its store.
+    fn recoveries(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

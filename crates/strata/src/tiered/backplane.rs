@@ -78,10 +78,16 @@ pub trait Backplane: Send + Sync + 'static {
     }
 }
 
-impl<V> Shared<V>
-where
-    V: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
-{
+/// Where one cache publishes its mutations, with the counters of what it
+/// sent and heard. Cheap to clone: the write-back task holds a clone, so
+/// that it can publish a queued write once the lower tiers have it.
+#[derive(Clone, Default)]
+pub(super) struct Bus {
+    pub(super) backplane: Option<SharedBackplane>,
+    pub(super) counters: Arc<BusCounters>,
+}
+
+impl Bus {
     /// Publishes `message` if there is a backplane. A failure is counted,
     /// not returned: the mutation itself succeeded, and the backplane turns
     /// the lost message into a `Lost` event at the other instances.
@@ -90,14 +96,24 @@ where
             return;
         };
         match backplane.publish(message).await {
-            Ok(()) => self.bus.published.inc(),
-            Err(_) => self.bus.publish_errors.inc(),
+            Ok(()) => self.counters.published.inc(),
+            Err(_) => self.counters.publish_errors.inc(),
         }
+    }
+}
+
+impl<V> Shared<V>
+where
+    V: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+{
+    /// Publishes `message` on the cache's bus; see [`Bus::publish`].
+    pub(super) async fn publish(&self, message: BackplaneMessage) {
+        self.bus.publish(message).await;
     }
 
     /// Applies another instance's mutation to this instance's memory tier.
     fn apply(&self, event: BackplaneEvent) {
-        self.bus.received.inc();
+        self.bus.counters.received.inc();
         // Generations move before and after, as for a local invalidation:
         // a fill that read a lower tier before the message is discarded.
         match event {
@@ -133,14 +149,21 @@ where
             }
             BackplaneEvent::Message(BackplaneMessage::Clear) | BackplaneEvent::Lost => {
                 if matches!(event, BackplaneEvent::Lost) {
-                    self.bus.lost.inc();
+                    self.bus.counters.lost.inc();
                 }
-                self.generations.bump_all();
-                self.epochs.forget_all();
-                self.memory.clear();
-                self.generations.bump_all();
+                self.forget_unverifiable();
             }
         }
+    }
+
+    /// Clears the memory tier and forgets every cached tag epoch, for when
+    /// the cache cannot vouch for what it holds (a lost message, a tier
+    /// back from an outage). Fills in flight are discarded.
+    pub(super) fn forget_unverifiable(&self) {
+        self.generations.bump_all();
+        self.epochs.forget_all();
+        self.memory.clear();
+        self.generations.bump_all();
     }
 }
 

@@ -47,6 +47,7 @@ mod flight;
 mod generation;
 mod invalidate;
 mod read;
+mod resync;
 mod stats;
 mod write;
 mod write_back;
@@ -151,10 +152,11 @@ pub(crate) struct Shared<V> {
     misses: AtomicU64,
     discarded_fills: AtomicU64,
     loads: AtomicU64,
+    /// Times a tier's recovery cleared the memory tier (see `resync`).
+    resyncs: AtomicU64,
     closed: AtomicBool,
     /// Where mutations are published for other instances, if anywhere.
-    backplane: Option<backplane::SharedBackplane>,
-    bus: backplane::BusCounters,
+    bus: backplane::Bus,
 }
 
 impl<V> Shared<V>
@@ -186,9 +188,9 @@ where
             misses: AtomicU64::new(0),
             discarded_fills: AtomicU64::new(0),
             loads: AtomicU64::new(0),
+            resyncs: AtomicU64::new(0),
             closed: AtomicBool::new(false),
-            backplane: None,
-            bus: backplane::BusCounters::default(),
+            bus: backplane::Bus::default(),
         }
     }
 
@@ -215,18 +217,25 @@ where
         policy: WritePolicy,
         backplane: Option<backplane::SharedBackplane>,
     ) -> Self {
+        let events = backplane.as_ref().and_then(|b| b.take_events());
+        shared.bus.backplane = backplane;
         if let WritePolicy::WriteBack { queue } = policy {
             shared.write_back = Some(WriteBack::start(
                 queue,
                 shared.tiers.clone(),
                 Arc::clone(&shared.counters),
+                shared.bus.clone(),
             ));
         }
-        let events = backplane.as_ref().and_then(|b| b.take_events());
-        shared.backplane = backplane;
         let shared = Arc::new(shared);
         if let Some(events) = events {
             tokio::spawn(backplane::listen(Arc::downgrade(&shared), events));
+        }
+        for recoveries in shared.tiers.iter().filter_map(|t| t.recoveries()) {
+            tokio::spawn(resync::watch_recoveries(
+                Arc::downgrade(&shared),
+                recoveries,
+            ));
         }
         Self { shared }
     }
@@ -271,13 +280,14 @@ where
             misses: s.misses.load(Ordering::Relaxed),
             discarded_fills: s.discarded_fills.load(Ordering::Relaxed),
             loads: s.loads.load(Ordering::Relaxed),
+            resyncs: s.resyncs.load(Ordering::Relaxed),
             write_back: s.write_back.as_ref().map(WriteBack::report),
-            backplane: s.backplane.as_ref().map(|b| BackplaneReport {
+            backplane: s.bus.backplane.as_ref().map(|b| BackplaneReport {
                 transport: b.transport(),
-                published: s.bus.published.get(),
-                publish_errors: s.bus.publish_errors.get(),
-                received: s.bus.received.get(),
-                lost: s.bus.lost.get(),
+                published: s.bus.counters.published.get(),
+                publish_errors: s.bus.counters.publish_errors.get(),
+                received: s.bus.counters.received.get(),
+                lost: s.bus.counters.lost.get(),
             }),
             gathered_in: started.elapsed(),
         }

@@ -220,6 +220,11 @@ pub struct TieredStats {
     pub discarded_fills: u64,
     /// Loader calls made by `get_or_compute`.
     pub loads: u64,
+    /// Times a lower tier came back from an outage (a circuit breaker
+    /// closed) and the memory tier was cleared and cached tag epochs
+    /// forgotten, because they may have been validated with out-of-date
+    /// epochs meanwhile.
+    pub resyncs: u64,
     /// The write-back queue, when the policy is write-back.
     pub write_back: Option<WriteBackReport>,
     /// The cross-instance backplane, when there is one.

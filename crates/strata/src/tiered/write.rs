@@ -63,10 +63,22 @@ where
         let stamp = s.generations.stamp(&key);
         let result = s.store(key.clone(), value, options, write, stamp).await;
         s.generations.bump_key(&key);
-        // Other instances drop their copy, whether or not every tier took
-        // the new value (on failure the key was removed from the tiers).
-        s.publish(BackplaneMessage::Key(key)).await;
-        result
+        match result {
+            // The write-back task publishes it once the lower tiers have it:
+            // told now, another instance could re-read the old value from a
+            // shared tier and keep it.
+            Ok(Stored::Queued) => Ok(()),
+            // Other instances drop their copy, whether or not every tier took
+            // the new value (on failure the key was removed from the tiers).
+            Ok(Stored::Landed) => {
+                s.publish(BackplaneMessage::Key(key)).await;
+                Ok(())
+            }
+            Err(error) => {
+                s.publish(BackplaneMessage::Key(key)).await;
+                Err(error)
+            }
+        }
     }
 
     /// The value of `key`; when no tier holds it, awaits `loader`, stores
@@ -149,6 +161,16 @@ where
     }
 }
 
+/// Where a write stood when [`Shared::store`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// Every tier has it (or there are no lower tiers).
+    Landed,
+    /// In the memory tier and the write-back queue; the lower tiers get it
+    /// later.
+    Queued,
+}
+
 /// One entry ready for the lower tiers.
 #[derive(Debug, Clone)]
 pub(crate) struct Sealed {
@@ -229,22 +251,23 @@ where
         options: EntryOptions,
         sealed: Option<Sealed>,
         stamp: Stamp,
-    ) -> Result<(), CacheError> {
+    ) -> Result<Stored, CacheError> {
         let Some(sealed) = sealed else {
-            return self
-                .memory
+            self.memory
                 .insert_with(key, value, options)
-                .map_err(CacheError::Memory);
+                .map_err(CacheError::Memory)?;
+            return Ok(Stored::Landed);
         };
         match &self.write_back {
             Some(wb) => {
                 self.put_memory(key, value, options);
-                if let Some(sealed) = wb.enqueue(sealed) {
-                    // The queue is full: write through ourselves, after any
-                    // batch in progress so an older write cannot land last.
-                    let _exclusive = wb.exclusive().await;
-                    self.write_through(sealed).await?;
-                }
+                let Some(sealed) = wb.enqueue(sealed) else {
+                    return Ok(Stored::Queued);
+                };
+                // The queue is full: write through ourselves, after any
+                // batch in progress so an older write cannot land last.
+                let _exclusive = wb.exclusive().await;
+                self.write_through(sealed).await?;
             }
             None => {
                 self.write_through(sealed).await?;
@@ -261,7 +284,7 @@ where
                 }
             }
         }
-        Ok(())
+        Ok(Stored::Landed)
     }
 
     /// Writes every lower tier in order; on a failure, removes the key from

@@ -11,6 +11,11 @@
 //!   deletes them from the tiers while holding the same lock. A write is
 //!   thus either fully before the invalidation (and deleted by it) or sees
 //!   that its key left `pending` and is skipped.
+//! * **Other instances hear of a write once it has landed.** The task
+//!   publishes each written key on the backplane after its batch reached
+//!   the tiers, not when it was queued: a message sent earlier would let
+//!   another instance drop its copy, re-read the old value from the shared
+//!   tier and keep it, with no later message to drop it.
 //! * **Bounded, and nothing dropped.** The channel holds at most `queue`
 //!   writes; when it is full the caller writes through itself, under the
 //!   `drain` lock so that it cannot overtake an older batch of the same key.
@@ -23,6 +28,8 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::BackplaneMessage;
+use super::backplane::Bus;
 use super::stats::{TierCounters, WriteBackReport};
 use super::write::Sealed;
 use crate::tier::{Tier, TierWrite};
@@ -65,6 +72,7 @@ impl WriteBack {
         queue: usize,
         tiers: Vec<Arc<dyn Tier>>,
         counters: Arc<[TierCounters]>,
+        bus: Bus,
     ) -> Self {
         let state = Arc::new(State {
             pending: Mutex::new(HashMap::new()),
@@ -77,7 +85,7 @@ impl WriteBack {
             failed_batches: AtomicU64::new(0),
         });
         let (sender, receiver) = mpsc::channel(queue);
-        let task = tokio::spawn(run(Arc::clone(&state), tiers, counters, receiver));
+        let task = tokio::spawn(run(Arc::clone(&state), tiers, counters, bus, receiver));
         Self {
             state,
             sender: Mutex::new(Some(sender)),
@@ -182,6 +190,7 @@ async fn run(
     state: Arc<State>,
     tiers: Vec<Arc<dyn Tier>>,
     counters: Arc<[TierCounters]>,
+    bus: Bus,
     mut receiver: mpsc::Receiver<Job>,
 ) {
     while let Some(first) = receiver.recv().await {
@@ -223,6 +232,16 @@ async fn run(
             }
         }
         drop(guard);
+        // After the tiers have the batch (or, where a tier refused it, have
+        // had its keys deleted): either way the shared tiers changed. Outside
+        // the `drain` lock, so invalidations do not wait for the messages;
+        // a message later than the write is harmless, it only drops copies.
+        // Before the flushes are answered, so a flush also means the other
+        // instances have been told.
+        for (_, sealed) in &batch {
+            bus.publish(BackplaneMessage::Key(sealed.write.key.clone()))
+                .await;
+        }
         for done in flushes {
             // The flusher may have given up waiting; nothing to tell then.
             let _ = done.send(());

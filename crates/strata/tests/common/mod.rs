@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 #[cfg(feature = "redis")]
 pub(crate) mod backplane;
 #[cfg(feature = "redis")]
+pub(crate) mod proxy;
+#[cfg(feature = "redis")]
 pub(crate) mod redis_server;
 #[cfg(feature = "tiers")]
 pub(crate) mod tiers;

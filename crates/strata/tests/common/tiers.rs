@@ -118,11 +118,13 @@ impl Tier for FaultyTier {
 
 /// Wraps a real tier; while armed, a `get` reads from the tier, then waits
 /// until released before returning what it read; while `armed_put`, a write
-/// does the same after the tier has it.
+/// does the same after the tier has it; while `armed_put_before`, a write
+/// waits before the tier has it.
 pub(crate) struct GatedTier {
     inner: Arc<dyn Tier>,
     pub(crate) armed: AtomicBool,
     pub(crate) armed_put: AtomicBool,
+    pub(crate) armed_put_before: AtomicBool,
     /// Told when an armed read has read and is waiting.
     pub(crate) reached: Notify,
     /// Lets the waiting read return.
@@ -135,6 +137,7 @@ impl GatedTier {
             inner,
             armed: AtomicBool::new(false),
             armed_put: AtomicBool::new(false),
+            armed_put_before: AtomicBool::new(false),
             reached: Notify::new(),
             release: Notify::new(),
         })
@@ -155,6 +158,10 @@ impl Tier for GatedTier {
         read
     }
     async fn put_many(&self, writes: Vec<TierWrite>) -> Result<(), TierError> {
+        if self.armed_put_before.swap(false, Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
         let written = self.inner.put_many(writes).await;
         if self.armed_put.swap(false, Ordering::SeqCst) {
             self.reached.notify_one();

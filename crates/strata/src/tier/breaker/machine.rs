@@ -426,6 +426,8 @@ impl Machine {
             queued: c.queued,
             replayed: c.replayed,
             refused_at_replay: c.refused_at_replay,
+            // Kept outside the lock; filled in by the caller.
+            superseded_at_replay: 0,
             dropped: c.dropped,
             queued_now: self.queue.entries(),
             queued_bytes_now: self.queue.bytes(),

@@ -66,9 +66,10 @@
 //! could not keep.
 //!
 //! Queued writes live in memory: if the process exits first they are lost,
-//! and the breaker logs how many when it is dropped. Writes from *other*
-//! processes made after the recovery are not ordered against this queue
-//! (see `docs/circuit-breaker.md`).
+//! and the breaker logs how many when it is dropped. Queued puts are
+//! replayed with [`Tier::put_many_unless_newer`], so a put never replaces
+//! a write of the same key that another process made while it waited
+//! (counted in [`BreakerStats::superseded_at_replay`]).
 //!
 //! # Tag epochs
 //!
@@ -78,6 +79,9 @@
 //! ([`EpochFallback`]): a tiered cache validates tagged entries from every
 //! tier against every tier's epochs, so without this, tagged entries in the
 //! memory and disk tiers would turn into misses during an outage.
+//! Those answers may be behind the tier's, so each time the breaker closes
+//! after an outage it says so ([`Tier::recoveries`]), and a tiered cache
+//! then forgets its cached epochs and clears its memory tier.
 //!
 //! # Stats and logs
 //!
@@ -192,8 +196,10 @@ impl<T: Tier> BreakerTier<T> {
                 epoch_fallback: builder.epoch_fallback,
                 known: Mutex::new(KnownEpochs::default()),
                 epochs_from_memory: AtomicU64::new(0),
+                superseded_at_replay: AtomicU64::new(0),
                 driver: tokio::sync::Mutex::new(()),
                 kicked: AtomicBool::new(false),
+                recoveries: tokio::sync::watch::Sender::new(0),
             }),
         }
     }
@@ -214,7 +220,9 @@ impl<T: Tier> BreakerTier<T> {
     /// The breaker's figures.
     pub fn breaker_stats(&self) -> BreakerStats {
         let from_memory = self.shared.epochs_from_memory.load(Ordering::Relaxed);
-        self.shared.machine.lock().stats(from_memory)
+        let mut stats = self.shared.machine.lock().stats(from_memory);
+        stats.superseded_at_replay = self.shared.superseded_at_replay.load(Ordering::Relaxed);
+        stats
     }
 
     /// Runs the recovery now, if it is due, and returns the state after:
@@ -246,11 +254,15 @@ struct Shared<T: Tier> {
     /// consistent with the state.
     known: Mutex<KnownEpochs>,
     epochs_from_memory: AtomicU64,
+    /// Replayed puts the tier skipped because it held a newer write.
+    superseded_at_replay: AtomicU64,
     /// Held by the one recovery driver running (an async lock: the driver
     /// awaits the inner tier while holding it).
     driver: tokio::sync::Mutex<()>,
     /// A driver run is pending: further kicks need not start another.
     kicked: AtomicBool,
+    /// Counts closings after an outage ([`Tier::recoveries`]).
+    recoveries: tokio::sync::watch::Sender<u64>,
 }
 
 /// A write either goes to the tier now (with its payload back) or was
@@ -285,6 +297,14 @@ impl<T: Tier> Shared<T> {
                     tracing::warn!(tier, %from, %to, %reason, "circuit breaker opened");
                 }
                 _ => tracing::info!(tier, %from, %to, %reason, "circuit breaker {to}"),
+            }
+            // Back after an outage: epochs answered from memory meanwhile
+            // may be behind the tier's, and caches above must stop trusting
+            // what they validated with them. Every closing counts, not only
+            // those after a fallback answer: a fallback racing the close
+            // would otherwise go unseen, and a close is rare next to reads.
+            if to == BreakerState::Closed && from != BreakerState::Closed {
+                self.recoveries.send_modify(|n| *n += 1);
             }
         }
         if let Some(reason) = effects.first_drop {

@@ -124,10 +124,18 @@ impl<T: Tier> Shared<T> {
     /// Puts as one batch; if the tier refuses the batch for good, one by
     /// one, so only the entries it refuses are dropped (the Redis tier
     /// refuses a whole batch that holds one oversized entry).
+    ///
+    /// Each put lands only if the tier holds nothing written later under
+    /// its key ([`Tier::put_many_unless_newer`]): while these waited,
+    /// another process may have written the key, and its value is newer
+    /// than this one (counted in `superseded_at_replay`).
     async fn replay_puts(&self, writes: Vec<TierWrite>) -> Replayed {
         let one_by_one = (writes.len() > 1).then(|| writes.clone());
-        let error = match self.inner.put_many(writes).await {
-            Ok(()) => return Replayed::Applied { refused: 0 },
+        let error = match self.inner.put_many_unless_newer(writes).await {
+            Ok(skipped) => {
+                self.superseded(skipped);
+                return Replayed::Applied { refused: 0 };
+            }
             Err(error) if is_failure(&error) => return Replayed::Failed(error.to_string()),
             Err(error) => error,
         };
@@ -137,8 +145,8 @@ impl<T: Tier> Shared<T> {
         };
         let mut refused = 0;
         for write in writes {
-            match self.inner.put(write).await {
-                Ok(()) => {}
+            match self.inner.put_many_unless_newer(vec![write]).await {
+                Ok(skipped) => self.superseded(skipped),
                 // Those already put are put again by the next replay:
                 // a put is idempotent.
                 Err(error) if is_failure(&error) => return Replayed::Failed(error.to_string()),
@@ -149,6 +157,11 @@ impl<T: Tier> Shared<T> {
             }
         }
         Replayed::Applied { refused }
+    }
+
+    fn superseded(&self, skipped: u64) {
+        self.superseded_at_replay
+            .fetch_add(skipped, Ordering::Relaxed);
     }
 
     fn refused(&self, error: &TierError, writes: u64) {

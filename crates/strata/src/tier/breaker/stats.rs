@@ -37,6 +37,10 @@ pub struct BreakerStats {
     /// cannot fix (an entry too large for it, an error reply), dropped
     /// then and logged.
     pub refused_at_replay: u64,
+    /// Queued puts that the tier skipped at replay because it held a value
+    /// of the key written later (by another process, during the outage).
+    /// They count in `replayed` too: the replay was applied, by that rule.
+    pub superseded_at_replay: u64,
     /// Writes refused because the queue was full; their callers got
     /// [`TierError::Unavailable`](crate::TierError::Unavailable).
     pub dropped: u64,

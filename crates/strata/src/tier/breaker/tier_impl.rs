@@ -40,6 +40,23 @@ impl<T: Tier> Tier for BreakerTier<T> {
         }
     }
 
+    /// As [`put_many`](Tier::put_many); a write that goes to the tier now
+    /// follows the tier's rule, and a queued one is replayed by that rule
+    /// anyway (as every queued put is). Queued: `Ok(0)`, nothing known
+    /// skipped.
+    async fn put_many_unless_newer(&self, writes: Vec<TierWrite>) -> Result<u64, TierError> {
+        if writes.is_empty() {
+            return Ok(0);
+        }
+        let s = &self.shared;
+        match s.admit_write(writes, Mutation::Put)? {
+            Admitted::Now(ticket, writes) => {
+                s.run(ticket, s.inner.put_many_unless_newer(writes)).await
+            }
+            Admitted::Queued => Ok(0),
+        }
+    }
+
     /// Queued while the tier is out of reach: `Ok(0)`, nothing known
     /// removed yet.
     async fn delete_many(&self, keys: &[String]) -> Result<u64, TierError> {
@@ -162,6 +179,12 @@ impl<T: Tier> Tier for BreakerTier<T> {
     /// breaker's own.
     fn stats(&self) -> TierStats {
         self.shared.inner.stats()
+    }
+
+    /// Moves each time the breaker closes after being open or half-open;
+    /// see [`Tier::recoveries`].
+    fn recoveries(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.shared.recoveries.subscribe())
     }
 
     /// The inner tier's health when closed; `Down` with the reason when

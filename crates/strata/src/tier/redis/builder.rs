@@ -164,9 +164,11 @@ impl RedisTierBuilder {
     ///
     /// The connection is multiplexed (every request of every clone shares
     /// it) and is re-made on demand after Redis goes away: a request that
-    /// finds it broken fails with [`TierError::Unavailable`] and starts a
-    /// reconnection that later requests wait for (each within its command
-    /// timeout). Must run inside a tokio runtime.
+    /// finds it broken starts a reconnection that later requests wait for
+    /// (each within its command timeout), and is sent once more on it
+    /// (except a tag bump, which must not run twice); it fails with
+    /// [`TierError::Unavailable`] if Redis is still down. Must run inside a
+    /// tokio runtime.
     ///
     /// # Errors
     /// [`TierError::Config`] with a [`RedisConfigError`] for an invalid

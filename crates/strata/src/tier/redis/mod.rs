@@ -15,6 +15,11 @@
 //!   is not stored, and any older value under its key is deleted.
 //! * **Batches** are one round trip: `put_many` and `delete_many` are one
 //!   pipeline (`SET`s and `UNLINK`s) or one `UNLINK`, `get_many` one `MGET`.
+//! * **Replays** ([`put_many_unless_newer`](crate::Tier::put_many_unless_newer),
+//!   used by a circuit breaker after an outage) run a Lua script that
+//!   writes an entry only if Redis holds no envelope of its key written
+//!   later (by `created_at_ms`), so a queued write never replaces another
+//!   instance's newer one.
 //! * **Tag epochs**: `bump_tag_epoch` is `HINCRBY` (atomic across every
 //!   instance), `raise_tag_epoch` a Lua script that sets the field only if
 //!   the new epoch is greater, `tag_epochs` one `HMGET`.
@@ -31,7 +36,9 @@
 //!   ([`TierError::Timeout`]); a refused, reset or broken connection is
 //!   [`TierError::Unavailable`] at once; no request waits longer than its
 //!   timeout, whatever Redis does. The connection is re-made on demand when
-//!   Redis comes back (see [`RedisTierBuilder::connect`]).
+//!   Redis comes back, and a request that met the dead connection is sent
+//!   once more on the new one, so the first request after a restart is
+//!   served (see [`RedisTierBuilder::connect`]).
 //! * **Durability** is Redis's: `put` returns once Redis has applied the
 //!   write, so [`flush`](crate::Tier::flush) has nothing to do. Whether the
 //!   write survives a Redis restart depends on its persistence settings; a
@@ -88,6 +95,7 @@ mod stats;
 mod tier_impl;
 mod tracking;
 mod transport;
+mod unless_newer;
 
 pub use backplane::RedisBackplane;
 pub use backplane_builder::{BackplaneConfigError, RedisBackplaneBuilder};
@@ -143,7 +151,20 @@ struct Inner {
     clock: Arc<dyn WallClock>,
     /// Built once: it hashes its source for `EVALSHA`.
     raise_script: ::redis::Script,
+    /// The conditional put of a replay (`unless_newer.rs`).
+    unless_newer_script: ::redis::Script,
     counters: Counters,
+}
+
+/// Whether a request may be sent again after the connection dropped under
+/// it, when Redis may or may not have run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Running it twice leaves Redis as running it once: reads, `SET`,
+    /// `UNLINK`, the scripts that only raise or only write the newer.
+    Safe,
+    /// Running it twice would change the result (`HINCRBY`).
+    Never,
 }
 
 /// Whether a round trip changes data: acknowledged writes are counted
@@ -183,6 +204,7 @@ impl RedisTier {
                 scan_count: builder.scan_count,
                 clock: builder.clock,
                 raise_script: ::redis::Script::new(epochs::RAISE_SCRIPT),
+                unless_newer_script: ::redis::Script::new(unless_newer::UNLESS_NEWER_SCRIPT),
                 counters: Counters::default(),
             }),
         }
@@ -193,24 +215,64 @@ impl RedisTier {
         self.query::<()>(Access::Read, &::redis::cmd("PING")).await
     }
 
-    /// Runs one command as one round trip.
+    /// Runs one command as one round trip (two if the connection dropped
+    /// under it; see [`bounded`](Self::bounded)). For commands that may run
+    /// twice without harm.
     async fn query<T: FromRedisValue>(&self, access: Access, cmd: &Cmd) -> Result<T, TierError> {
-        let mut connection = self.inner.connection.clone();
-        self.bounded(access, cmd.query_async(&mut connection)).await
+        self.bounded(access, Resend::Safe, |mut connection| async move {
+            cmd.query_async(&mut connection).await
+        })
+        .await
     }
 
-    /// Runs one round trip (a command, a pipeline, a script call) within
-    /// the command timeout, mapping and counting its outcome.
-    async fn bounded<T>(
+    /// Runs one command that must not run twice (`HINCRBY`): never resent.
+    async fn query_once<T: FromRedisValue>(
         &self,
         access: Access,
-        request: impl Future<Output = RedisResult<T>>,
+        cmd: &Cmd,
     ) -> Result<T, TierError> {
+        self.bounded(access, Resend::Never, |mut connection| async move {
+            cmd.query_async(&mut connection).await
+        })
+        .await
+    }
+
+    /// Runs one request (a command, a pipeline, a script call) within the
+    /// command timeout, mapping and counting its outcome. `request` sends
+    /// it on the connection it is given.
+    ///
+    /// The connection manager learns that its connection is dead only when
+    /// a request fails on it (a Redis restart, a dropped socket): that
+    /// request fails with a dropped-connection error, and the manager starts
+    /// reconnecting. So a request that [`Resend::Safe`] allows is sent once
+    /// more when that happens, on the connection being re-made; the first
+    /// request after Redis comes back then succeeds instead of failing for
+    /// the dead socket. Once only: a Redis that is still down refuses the
+    /// second attempt at once. Both attempts share one command timeout.
+    async fn bounded<T, F, Fut>(
+        &self,
+        access: Access,
+        resend: Resend,
+        mut request: F,
+    ) -> Result<T, TierError>
+    where
+        F: FnMut(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
         let inner = &*self.inner;
-        inner.counters.round_trip();
+        let attempts = async {
+            inner.counters.round_trip();
+            match request(inner.connection.clone()).await {
+                Err(error) if resend == Resend::Safe && error.is_connection_dropped() => {
+                    inner.counters.round_trip();
+                    request(inner.connection.clone()).await
+                }
+                outcome => outcome,
+            }
+        };
         // Dropping the request on timeout is safe: the multiplexed
         // connection discards the reply when it comes.
-        match tokio::time::timeout(inner.command_timeout, request).await {
+        match tokio::time::timeout(inner.command_timeout, attempts).await {
             Ok(Ok(value)) => {
                 if access == Access::Write {
                     inner.counters.write_acknowledged();

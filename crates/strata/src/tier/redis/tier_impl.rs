@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use super::epochs::{check_raise, epoch_from_redis};
 use super::errors::TIER;
 use super::scan::Scan;
-use super::{Access, RedisTier};
+use super::unless_newer::SLICE;
+use super::{Access, RedisTier, Resend};
 use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
 
 /// How an entry's expiry is written.
@@ -81,15 +82,7 @@ impl Tier for RedisTier {
             return Ok(());
         }
         let inner = &*self.inner;
-        let limit = inner.max_entry_bytes;
-        if let Some(size) = writes.iter().map(entry_size).find(|&size| size > limit) {
-            inner.counters.refused_too_large();
-            return Err(TierError::TooLarge {
-                tier: TIER.to_owned(),
-                size,
-                limit,
-            });
-        }
+        self.check_sizes(&writes)?;
         let now_ms = inner.clock.unix_millis();
         let mut pipeline = pipe();
         for write in &writes {
@@ -110,9 +103,48 @@ impl Tier for RedisTier {
                 Expiry::Passed => pipeline.cmd("UNLINK").arg(key).ignore(),
             };
         }
-        let mut connection = inner.connection.clone();
-        self.bounded(Access::Write, pipeline.query_async::<()>(&mut connection))
-            .await
+        let pipeline = &pipeline;
+        self.bounded(Access::Write, Resend::Safe, |mut connection| async move {
+            pipeline.query_async::<()>(&mut connection).await
+        })
+        .await
+    }
+
+    /// A Lua script per slice of 256 writes (`unless_newer.rs`): each
+    /// entry is written (or, already expired, deleted) unless Redis holds an
+    /// envelope of its key with a later `created_at_ms`. Refused whole, as
+    /// `put_many`, if an entry is too large. A failure part-way leaves the
+    /// slices before it applied; applying them again changes nothing.
+    async fn put_many_unless_newer(&self, writes: Vec<TierWrite>) -> Result<u64, TierError> {
+        if writes.is_empty() {
+            return Ok(0);
+        }
+        self.check_sizes(&writes)?;
+        let inner = &*self.inner;
+        let mut skipped = 0;
+        for slice in writes.chunks(SLICE) {
+            let now_ms = inner.clock.unix_millis();
+            let mut invocation = inner.unless_newer_script.prepare_invoke();
+            for write in slice {
+                let ttl = match Expiry::of(write.expires_at_ms, now_ms) {
+                    Expiry::Never => "0".to_owned(),
+                    Expiry::In(ms) => ms.to_string(),
+                    Expiry::Passed => "-1".to_owned(),
+                };
+                invocation
+                    .key(inner.layout.value_key(&write.key))
+                    .arg(&write.bytes)
+                    .arg(ttl);
+            }
+            let invocation = &invocation;
+            let n: u64 = self
+                .bounded(Access::Write, Resend::Safe, |mut connection| async move {
+                    invocation.invoke_async(&mut connection).await
+                })
+                .await?;
+            skipped += n;
+        }
+        Ok(skipped)
     }
 
     /// One `UNLINK` (Redis frees large values in the background).
@@ -180,7 +212,9 @@ impl Tier for RedisTier {
     async fn bump_tag_epoch(&self, tag: &str) -> Result<u64, TierError> {
         let mut command = cmd("HINCRBY");
         command.arg(self.inner.layout.tags_key()).arg(tag).arg(1);
-        let epoch: i64 = self.query(Access::Write, &command).await?;
+        // Never resent: a bump Redis ran before the connection dropped
+        // would be applied twice.
+        let epoch: i64 = self.query_once(Access::Write, &command).await?;
         epoch_from_redis(tag, epoch)
     }
 
@@ -202,9 +236,11 @@ impl Tier for RedisTier {
             .key(inner.layout.tags_key())
             .arg(tag)
             .arg(epoch.to_string());
-        let mut connection = inner.connection.clone();
+        let invocation = &invocation;
         let _raised: i64 = self
-            .bounded(Access::Write, invocation.invoke_async(&mut connection))
+            .bounded(Access::Write, Resend::Safe, |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
             .await?;
         Ok(())
     }
@@ -228,6 +264,23 @@ impl Tier for RedisTier {
             Ok(()) => TierHealth::Healthy,
             Err(error) => TierHealth::Down(error.to_string()),
         }
+    }
+}
+
+impl RedisTier {
+    /// Refuses a batch holding an entry over `max_entry_bytes`, whole.
+    fn check_sizes(&self, writes: &[TierWrite]) -> Result<(), TierError> {
+        let inner = &*self.inner;
+        let limit = inner.max_entry_bytes;
+        if let Some(size) = writes.iter().map(entry_size).find(|&size| size > limit) {
+            inner.counters.refused_too_large();
+            return Err(TierError::TooLarge {
+                tier: TIER.to_owned(),
+                size,
+                limit,
+            });
+        }
+        Ok(())
     }
 }
 
