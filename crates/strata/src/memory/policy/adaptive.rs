@@ -13,7 +13,7 @@
 //!
 //! When room is needed, the oldest candidate duels probation's least recent
 //! entry. Under [`Admission::Frequency`] the more frequently used one stays,
-//! by a 4-bit count-min sketch that halves itself every `10 × capacity`
+//! by a 4-bit count-min sketch that halves itself every `20 × capacity`
 //! uses. Under [`Admission::Reuse`], a candidate whose reuse interval is
 //! known (it was used twice, or it returned soon after leaving, which a
 //! small [`History`] of departed keys tells) stays if that interval is
