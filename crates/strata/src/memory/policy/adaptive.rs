@@ -13,7 +13,7 @@
 //!
 //! When room is needed, the oldest candidate duels probation's least recent
 //! entry. Under [`Admission::Frequency`] the more frequently used one stays,
-//! by a 4-bit count-min sketch that halves itself every `10 × capacity`
+//! by a 4-bit count-min sketch that halves itself every `20 × capacity`
 //! uses. Under [`Admission::Reuse`], a candidate whose reuse interval is
 //! known (it was used twice, or it returned soon after leaving, which a
 //! small [`History`] of departed keys tells) stays if that interval is
@@ -200,6 +200,33 @@ impl Adaptive {
             && let Some(setting) = tuner.observe(hash)
         {
             self.apply(setting);
+            self.shrink_window();
+        }
+    }
+
+    /// Hands what a smaller window no longer holds to probation, oldest
+    /// first, as Caffeine does when its climber shrinks the window.
+    ///
+    /// Why not let `rebalance` queue them as candidates: each eviction
+    /// settles one candidate and each insert queues one, so a queue that
+    /// grew by the window's shrinkage would never drain; it would act as a
+    /// second, untuned window for the rest of the run. (Left that way, one
+    /// spell of a large window cost P3 at 20,000 entries three points.)
+    fn shrink_window(&mut self) {
+        let w = Segment::Window as usize;
+        for at in 0..self.classes.len() {
+            loop {
+                // Moving between segments never empties a class, so `at`
+                // stays valid.
+                let class = &self.classes[at];
+                if class.units[w] <= self.window || class.lists[w].len <= 1 {
+                    break;
+                }
+                let Some(oldest) = class.lists[w].back() else {
+                    break;
+                };
+                self.move_to(oldest, Segment::Probation);
+            }
         }
     }
 
@@ -570,6 +597,34 @@ mod tests {
         let keys: Vec<u64> = (0..6_000).map(|i| i % 120).collect();
         let hits = replay(&keys, 100);
         assert!(hits > 3_000, "{hits} hits");
+    }
+
+    #[test]
+    fn a_shrinking_window_leaves_no_standing_queue_of_candidates() {
+        let large = Setting {
+            window: 0.8,
+            admission: Admission::Frequency,
+            protected: 0.8,
+        };
+        let mut p = Adaptive::fixed(Sizing::entries(100), large);
+        for key in 0..100u32 {
+            p.insert(key, &facts(u64::from(key)));
+        }
+        p.apply(Setting {
+            window: 0.0,
+            ..large
+        });
+        p.shrink_window();
+        let waiting = |p: &Adaptive| p.classes[0].lists[Segment::Candidate as usize].len;
+        for key in 100..300u32 {
+            p.insert(key, &facts(u64::from(key)));
+            while p.len() > 100 {
+                let victim = p.victim(Some(key)).expect("over capacity");
+                p.evict(victim);
+            }
+            // Each insert queues one candidate and its eviction settles it.
+            assert_eq!(waiting(&p), 0, "after key {key}");
+        }
     }
 
     #[test]
