@@ -180,3 +180,128 @@ fn sim_reference_names_a_missing_traces_directory() {
     assert!(!ok);
     assert!(err.contains("cannot be used with"), "{err}");
 }
+
+/// A small trace where `bench --compare` looks for P6: plain ARC text.
+/// The trace reader recognises compression by its magic bytes, not the
+/// name, so an uncompressed file under the `.zst` name reads as is.
+fn small_traces_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("arc")).expect("arc dir");
+    // 6,000 requests over 3,000 keys, some of them repeated runs.
+    let lines: String = (0..3_000_u64)
+        .map(|i| format!("{} 2 0 {i}\n", (i * 7919) % 3_000))
+        .collect();
+    std::fs::write(dir.path().join("arc/P6.lis.zst"), lines).expect("write trace");
+    dir
+}
+
+/// The cells of the table row whose first cell starts with `label`.
+fn cells<'a>(out: &'a str, label: &str) -> Vec<&'a str> {
+    let row = out
+        .lines()
+        .find(|l| l.starts_with(&format!("| {label}")))
+        .unwrap_or_else(|| panic!("no row {label:?} in\n{out}"));
+    row.trim_matches('|').split('|').map(str::trim).collect()
+}
+
+#[test]
+fn bench_compare_prints_every_row_with_figures_and_their_ratios() {
+    let traces = small_traces_dir();
+    let (ok, out, err) = strata(&[
+        "bench",
+        "--compare",
+        "--capacity",
+        "2000",
+        "--ops",
+        "20000",
+        "--traces",
+        traces.path().to_str().expect("utf-8 path"),
+        "--replay-capacity",
+        "1000",
+        "--memory-entries",
+        "20000",
+    ]);
+    assert!(ok, "{err}");
+    let header = cells(&out, "workload");
+    assert_eq!(
+        header[..6],
+        [
+            "workload",
+            "strata",
+            "moka",
+            "quick_cache",
+            "strata/moka",
+            "strata/quick_cache"
+        ],
+        "{out}"
+    );
+    let number = |cell: &str| -> f64 {
+        cell.parse()
+            .unwrap_or_else(|_| panic!("{cell:?} is not a number\n{out}"))
+    };
+    // A ratio printed to 2 decimals, of figures printed to 3 significant
+    // places or more: equal to within rounding.
+    let close = |ratio: f64, ours: f64, theirs: f64| {
+        let exact = ours / theirs;
+        (ratio - exact).abs() <= 0.006 + 0.01 * exact
+    };
+    for label in [
+        "read-heavy get, 1 thread",
+        "read-heavy get, 2 threads",
+        "mixed 90/10, 1 thread",
+        "mixed 90/10, 2 threads",
+        "replay P6",
+        "get p50",
+        "get p99,",
+        "get p99.9",
+        "memory, u64",
+        "memory, + tag + TTL",
+    ] {
+        let row = cells(&out, label);
+        assert_eq!(row.len(), 7, "{row:?}");
+        let (ours, moka) = (number(row[1]), number(row[2]));
+        assert!(ours > 0.0 && moka > 0.0, "{row:?}");
+        assert!(close(number(row[4]), ours, moka), "strata/moka: {row:?}");
+        if label.starts_with("memory, +") {
+            // quick_cache has neither tags nor TTL: no figure, no ratio.
+            assert_eq!((row[3], row[5]), ("n/a", "n/a"), "{row:?}");
+        } else {
+            let quick = number(row[3]);
+            assert!(quick > 0.0, "{row:?}");
+            assert!(
+                close(number(row[5]), ours, quick),
+                "strata/quick_cache: {row:?}"
+            );
+        }
+        assert!(!row[6].is_empty(), "{row:?}");
+    }
+    // Targets are judged from the run, never printed blank.
+    let read = cells(&out, "read-heavy get, 1 thread");
+    assert!(read[6].contains("≥ 3× moka: "), "{read:?}");
+    assert!(read[6].contains("met"), "{read:?}");
+    assert!(out.contains("issue-4 targets (strata): "), "{out}");
+    assert!(out.contains("| hit ratio |"), "{out}");
+}
+
+#[test]
+fn bench_compare_names_a_missing_trace() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-traces");
+    let (ok, _, err) = strata(&[
+        "bench",
+        "--compare",
+        "--traces",
+        missing.to_str().expect("utf-8"),
+    ]);
+    assert!(!ok);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("arc/P6.lis.zst") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("--traces"), "{err}");
+    // The compare options belong to --compare.
+    let (ok, _, err) = strata(&["bench", "--memory-entries", "10"]);
+    assert!(!ok);
+    assert!(err.contains("--compare"), "{err}");
+}

@@ -1,0 +1,313 @@
+//! `strata bench --compare`: Strata, moka and quick_cache in one process,
+//! on the same pre-drawn workloads at the same capacities, each figure
+//! beside the ratio Strata / peer and the [speed] issue's targets.
+//!
+//! Every cache gets, per row, a fresh instance built with its defaults:
+//! * read-heavy: warmed by inserting the whole key sequence once, then
+//!   `get` of the same sequence on 1, then 2 threads;
+//! * mixed: warmed the same way, then the 90/10 sequence on 1 and 2
+//!   threads;
+//! * replay: the P6 trace, cold start, `get` then `insert` on a miss;
+//! * latency: the 2-thread mixed load again, one `get` in 16 timed;
+//! * memory: `--memory-entries` distinct keys into a cache of that
+//!   capacity (or a little more, where a sharded cache needs it to keep
+//!   them all: see `memory`), on this thread.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use strata::{EntryOptions, Policy};
+use strata_sim::{Format, trace};
+
+use super::BenchArgs;
+use super::contender::{self, Cache, Contender, Tagged};
+use super::latency::{SAMPLE_EVERY, sampled_gets};
+use super::memory::{Footprint, footprint};
+use super::report::{self, Figures, Row};
+use super::targets::{self, Verdict};
+use super::throughput::{self, Rate};
+use super::workload::{Op, mixed_ops, zipf_keys};
+
+/// The trace of the replay row, under `--traces`.
+const REPLAY_TRACE: &str = "arc/P6.lis.zst";
+/// Share of inserts in the mixed workload.
+const INSERT_SHARE: f64 = 0.1;
+/// Thread counts of the read-heavy and mixed rows.
+const THREADS: [usize; 2] = [1, 2];
+/// Threads of the latency row (the 2-thread mixed load).
+const LATENCY_THREADS: usize = 2;
+/// The TTL of the tagged memory row: long enough that nothing expires
+/// while it is measured.
+const TAGGED_TTL: Duration = Duration::from_secs(3_600);
+/// Entries per tag in the tagged memory row. One tag per entry would make
+/// the figure mostly the tag strings; tags usually name groups (a user, a
+/// product), so every 100 consecutive keys share one.
+const ENTRIES_PER_TAG: u64 = 100;
+
+/// Options of `strata bench --compare`.
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// Compare Strata with moka and quick_cache, same workloads and
+    /// capacities, and print the ratios Strata / peer beside the [speed]
+    /// issue's targets.
+    #[arg(long)]
+    pub(super) compare: bool,
+    /// Directory of the shared traces; the replay reads arc/P6.lis.zst in it.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "../shared/traces",
+        requires = "compare"
+    )]
+    traces: PathBuf,
+    /// Capacity of the caches in the replay, in entries.
+    #[arg(long, default_value_t = 160_000, requires = "compare")]
+    replay_capacity: u64,
+    /// Replay only the first N requests of the trace. Default: all of them.
+    #[arg(long, value_name = "N", requires = "compare")]
+    replay_limit: Option<usize>,
+    /// Entries inserted for the memory rows (each cache's capacity there).
+    #[arg(long, default_value_t = 1_000_000, requires = "compare")]
+    memory_entries: u64,
+}
+
+/// What every cache is run on: drawn once, before any timing.
+struct Plan {
+    capacity: u64,
+    keys: Vec<u64>,
+    ops: Vec<Op>,
+    replay_capacity: u64,
+    replay: Vec<u64>,
+    memory_entries: u64,
+    stats: bool,
+}
+
+/// Measures every cache and prints the report.
+pub(super) fn run(
+    args: &BenchArgs,
+    policies: &[Policy],
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let cmp = &args.compare;
+    if cmp.replay_capacity == 0 || cmp.memory_entries == 0 || cmp.replay_limit == Some(0) {
+        bail!("--replay-capacity, --replay-limit and --memory-entries must be greater than zero");
+    }
+    // The trace first: a missing file should fail before minutes of work.
+    let mut replay = read_trace(&cmp.traces)?;
+    if let Some(limit) = cmp.replay_limit {
+        replay.truncate(limit);
+    }
+    let keys = zipf_keys(
+        args.capacity * args.key_space,
+        args.zipf,
+        args.ops,
+        args.seed,
+    )?;
+    let plan = Plan {
+        capacity: args.capacity,
+        ops: mixed_ops(&keys, INSERT_SHARE, args.seed),
+        keys,
+        replay_capacity: cmp.replay_capacity,
+        replay,
+        memory_entries: cmp.memory_entries,
+        stats: !args.no_stats,
+    };
+    writeln!(
+        out,
+        "strata bench --compare: capacity {}, {} keys (Zipf s = {}), {} operations per \
+         measurement ({}% inserts in the mixed rows); replay of {} ({} requests) at {} entries; \
+         get latency: one get in {SAMPLE_EVERY} timed under the {LATENCY_THREADS}-thread mixed load; \
+         memory: {} entries into caches of that capacity, tag rows with one tag per {ENTRIES_PER_TAG} \
+         entries and a TTL of {}s (moka: TTL on the builder, no tags; quick_cache: neither); \
+         Strata stats {}",
+        plan.capacity,
+        plan.capacity * args.key_space,
+        args.zipf,
+        plan.keys.len(),
+        INSERT_SHARE * 100.0,
+        REPLAY_TRACE,
+        plan.replay.len(),
+        plan.replay_capacity,
+        plan.memory_entries,
+        TAGGED_TTL.as_secs(),
+        if plan.stats { "on" } else { "off" },
+    )?;
+    writeln!(out)?;
+
+    let mut strata = Vec::new();
+    // The default policy first, then the peers, then any other policies:
+    // the run's noise drifts with time, so the figures the targets compare
+    // are taken close together.
+    let (first, rest) = policies.split_first().context("no policy to measure")?;
+    strata.push(measure(Contender::Strata(*first), &plan)?);
+    let peers = [
+        measure(Contender::Moka, &plan)?,
+        measure(Contender::QuickCache, &plan)?,
+    ];
+    for &policy in rest {
+        strata.push(measure(Contender::Strata(policy), &plan)?);
+    }
+
+    for figures in &strata {
+        write!(out, "{}", report::table(figures, &peers))?;
+        writeln!(out)?;
+    }
+    let all: Vec<&Figures> = strata.iter().chain(&peers).collect();
+    write!(out, "{}", report::hit_ratios(&all))?;
+    let notes: Vec<&String> = all.iter().flat_map(|f| &f.notes).collect();
+    if !notes.is_empty() {
+        writeln!(out)?;
+        for note in notes {
+            writeln!(out, "- {note}")?;
+        }
+    }
+    if let Some(default) = strata
+        .iter()
+        .find(|f| f.contender == Contender::Strata(Policy::Adaptive))
+    {
+        writeln!(out)?;
+        writeln!(out, "{}", summary(default, &peers))?;
+    }
+    Ok(())
+}
+
+/// Reads the replay trace under `dir`, naming the file if it is missing.
+fn read_trace(dir: &Path) -> anyhow::Result<Vec<u64>> {
+    let path = dir.join(REPLAY_TRACE);
+    if !path.is_file() {
+        bail!(
+            "the replay trace {} does not exist: pass --traces DIR, the directory holding {REPLAY_TRACE} \
+             (the project's shared traces, ../shared/traces from the workspace)",
+            path.display()
+        );
+    }
+    let trace = trace::read(&path, Some(Format::Arc))
+        .with_context(|| format!("reading the replay trace {}", path.display()))?;
+    Ok(trace.keys)
+}
+
+/// Every row for one cache.
+fn measure(contender: Contender, plan: &Plan) -> anyhow::Result<Figures> {
+    eprintln!("strata bench --compare: measuring {}…", contender.name());
+    let mut figures = Figures::new(contender);
+    match contender {
+        Contender::Strata(policy) => {
+            let stats = plan.stats;
+            let build = |capacity| contender::strata(policy, capacity, stats);
+            throughput_rows(&mut figures, plan, build)?;
+            let tagged = footprint(plan.memory_entries, build, |c, k| {
+                let options = EntryOptions::new().with_tag(tag_of(k)).with_ttl(TAGGED_TTL);
+                // Weight 1, non-zero capacity: cannot fail.
+                let _ = c.insert_with(k, k, options);
+            })?;
+            memory_row(&mut figures, Row::MemoryTagged, plan, tagged);
+        }
+        Contender::Moka => {
+            let build = |capacity| Ok(contender::moka(capacity, None));
+            throughput_rows(&mut figures, plan, build)?;
+            let tagged = footprint(
+                plan.memory_entries,
+                |capacity| Ok(contender::moka(capacity, Some(TAGGED_TTL))),
+                |c, k| c.insert(k, k),
+            )?;
+            memory_row(&mut figures, Row::MemoryTagged, plan, tagged);
+        }
+        Contender::QuickCache => {
+            let build = |capacity| Ok(contender::quick_cache(capacity));
+            throughput_rows(&mut figures, plan, build)?;
+            // No tags, no TTL: no figure (see `Tagged::Unsupported`).
+            debug_assert_eq!(contender.tagged(), Tagged::Unsupported);
+        }
+    }
+    Ok(figures)
+}
+
+/// The tag of key `k`: one per [`ENTRIES_PER_TAG`] consecutive keys.
+fn tag_of(k: u64) -> String {
+    format!("group:{}", k / ENTRIES_PER_TAG)
+}
+
+/// The rows every cache has: throughput, latency, plain memory.
+fn throughput_rows<C: Cache>(
+    figures: &mut Figures,
+    plan: &Plan,
+    build: impl Fn(u64) -> anyhow::Result<C>,
+) -> anyhow::Result<()> {
+    let mut record = |row: Row, rate: Rate| {
+        figures.set(row, rate.per_second);
+        figures.set_hit_ratio(row, rate.hit_ratio);
+    };
+    for threads in THREADS {
+        let cache = build(plan.capacity)?;
+        throughput::warm(&cache, &plan.keys);
+        record(
+            Row::Read(threads),
+            throughput::read_heavy(&cache, &plan.keys, threads),
+        );
+    }
+    for threads in THREADS {
+        let cache = build(plan.capacity)?;
+        throughput::warm(&cache, &plan.keys);
+        record(
+            Row::Mixed(threads),
+            throughput::mixed(&cache, &plan.ops, threads),
+        );
+    }
+    let cache = build(plan.replay_capacity)?;
+    record(Row::Replay, throughput::replay(&cache, &plan.replay));
+    drop(cache);
+
+    let cache = build(plan.capacity)?;
+    throughput::warm(&cache, &plan.keys);
+    let latency = sampled_gets(&cache, &plan.ops, LATENCY_THREADS)?;
+    drop(cache);
+    figures.set(Row::GetP50, latency.p50);
+    figures.set(Row::GetP99, latency.p99);
+    figures.set(Row::GetP999, latency.p999);
+
+    let plain = footprint(plan.memory_entries, &build, |c, k| c.insert(k, k))?;
+    memory_row(figures, Row::Memory, plan, plain);
+    Ok(())
+}
+
+/// Records a memory figure, with a note when the cache needed more
+/// capacity than entries to keep them all (see `memory`).
+fn memory_row(figures: &mut Figures, row: Row, plan: &Plan, found: Footprint) {
+    figures.set(row, found.bytes_per_entry);
+    if found.capacity != plan.memory_entries {
+        figures.notes.push(format!(
+            "{}: {} kept all {} entries at a capacity of {} (at {} a shard evicted)",
+            row.label(),
+            figures.contender.name(),
+            plan.memory_entries,
+            found.capacity,
+            plan.memory_entries
+        ));
+    }
+}
+
+/// "issue 4 targets: N of M met", then each target with its ratio.
+fn summary(strata: &Figures, peers: &[Figures]) -> String {
+    let mut met = 0;
+    let mut lines = Vec::new();
+    for row in Row::ALL {
+        for &target in targets::of(row) {
+            let verdict = target.verdict(row, strata, peers);
+            met += usize::from(verdict == Verdict::Met);
+            lines.push(format!(
+                "- {}: {}",
+                row.label(),
+                target.judged(row, strata, peers)
+            ));
+        }
+    }
+    format!(
+        "issue-4 targets ({}): {met} of {} met\n{}",
+        strata.contender.name(),
+        lines.len(),
+        lines.join("\n")
+    )
+}
