@@ -1,20 +1,24 @@
 //! The cross-instance backplane: how one [`TieredCache`]'s mutations reach
-//! the memory tiers of the other instances that share its lower tiers.
+//! the memory tiers (and private lower tiers) of the other instances that
+//! share its lower tiers.
 //!
 //! A shared lower tier (Redis) is coherent by itself: every instance reads
 //! the same entries and the same tag epochs. What it cannot reach is each
-//! instance's own memory tier. So every **mutation** (`set`, `remove`, an
-//! invalidation by tag, prefix, pattern, or `clear`) is published on the
-//! backplane after the lower tiers have it, and every other instance drops
-//! what the message names from its memory tier. A fill after a miss
+//! instance's own memory tier and its private lower tiers (a local disk,
+//! [`TierScope::Private`](crate::tier::TierScope)). So every **mutation**
+//! (`set`, `remove`, an invalidation by tag, prefix, pattern, or `clear`)
+//! is published on the backplane after the lower tiers have it, and every
+//! other instance drops what the message names from its memory tier at
+//! once and from its private tiers in a task of its own (`private`). A fill after a miss
 //! (promotion, `get_or_compute`) is never published: it changes nothing
 //! another instance could hold stale.
 //!
 //! Messages can be lost (a dropped connection, a slow subscriber). A
 //! backplane that cannot vouch for having delivered everything says so with
 //! [`BackplaneEvent::Lost`], and the instance then clears its memory tier
-//! and forgets its cached tag epochs: it serves from the shared tiers until
-//! it warms up again, never stale data indefinitely.
+//! and forgets its cached tag epochs, and clears its private tiers once a
+//! shared tier can be reached: it serves from the shared tiers until it
+//! warms up again, never stale data indefinitely.
 
 use std::sync::Arc;
 
