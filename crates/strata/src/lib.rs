@@ -106,7 +106,7 @@ pub use memory::{
 pub use options::{EntryOptions, Ttl};
 pub use pattern::KeyPattern;
 #[cfg(feature = "tiers")]
-pub use tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
+pub use tier::{KeyFilter, Tier, TierError, TierHealth, TierScope, TierStats, TierWrite};
 #[cfg(feature = "tiers")]
 pub use tiered::{
     Backplane, BackplaneEvent, BackplaneMessage, BackplaneReport, CacheError,

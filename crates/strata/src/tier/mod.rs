@@ -40,7 +40,7 @@ pub mod redis;
 mod types;
 
 pub use error::TierError;
-pub use types::{KeyFilter, TierHealth, TierStats, TierWrite};
+pub use types::{KeyFilter, TierHealth, TierScope, TierStats, TierWrite};
 
 use async_trait::async_trait;
 
@@ -52,6 +52,17 @@ use async_trait::async_trait;
 pub trait Tier: Send + Sync + 'static {
     /// A short name for stats and logs, such as `"disk"` or `"redis"`.
     fn name(&self) -> &str;
+
+    /// Whether other instances share the tier's store. A tier that other
+    /// processes read and write (over the network) must answer
+    /// [`TierScope::Shared`], or a [`TieredCache`](crate::TieredCache) with
+    /// a backplane applies the other instances' invalidations to it a
+    /// second time; a wrapper answers what the tier it wraps answers.
+    ///
+    /// Default: [`TierScope::Private`], for a store only this process uses.
+    fn scope(&self) -> TierScope {
+        TierScope::Private
+    }
 
     /// The envelope stored under `key`, if any.
     ///

@@ -84,6 +84,24 @@ pub enum TierHealth {
     Down(String),
 }
 
+/// Who else reads and writes a tier's store: what a
+/// [`TieredCache`](crate::TieredCache) does with another instance's
+/// invalidations there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TierScope {
+    /// Only this process uses the store (a local disk). Another instance's
+    /// invalidation, heard over the backplane, is applied to it as to the
+    /// memory tier, and what a lost message could have left stale is
+    /// dropped from it.
+    #[default]
+    Private,
+    /// Other instances use the same store (Redis). Their mutations are
+    /// already in it, so what the backplane carries is never applied to it
+    /// again: re-deleting there could delete a value written since.
+    Shared,
+}
+
 impl TierHealth {
     /// Whether the tier serves requests (healthy or degraded).
     pub fn is_up(&self) -> bool {

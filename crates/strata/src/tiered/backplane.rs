@@ -1,20 +1,24 @@
 //! The cross-instance backplane: how one [`TieredCache`]'s mutations reach
-//! the memory tiers of the other instances that share its lower tiers.
+//! the memory tiers (and private lower tiers) of the other instances that
+//! share its lower tiers.
 //!
 //! A shared lower tier (Redis) is coherent by itself: every instance reads
 //! the same entries and the same tag epochs. What it cannot reach is each
-//! instance's own memory tier. So every **mutation** (`set`, `remove`, an
-//! invalidation by tag, prefix, pattern, or `clear`) is published on the
-//! backplane after the lower tiers have it, and every other instance drops
-//! what the message names from its memory tier. A fill after a miss
+//! instance's own memory tier and its private lower tiers (a local disk,
+//! [`TierScope::Private`](crate::tier::TierScope)). So every **mutation**
+//! (`set`, `remove`, an invalidation by tag, prefix, pattern, or `clear`)
+//! is published on the backplane after the lower tiers have it, and every
+//! other instance drops what the message names from its memory tier at
+//! once and from its private tiers in a task of its own (`private`). A fill after a miss
 //! (promotion, `get_or_compute`) is never published: it changes nothing
 //! another instance could hold stale.
 //!
 //! Messages can be lost (a dropped connection, a slow subscriber). A
 //! backplane that cannot vouch for having delivered everything says so with
 //! [`BackplaneEvent::Lost`], and the instance then clears its memory tier
-//! and forgets its cached tag epochs: it serves from the shared tiers until
-//! it warms up again, never stale data indefinitely.
+//! and forgets its cached tag epochs, and clears its private tiers once a
+//! shared tier can be reached: it serves from the shared tiers until it
+//! warms up again, never stale data indefinitely.
 
 use std::sync::Arc;
 
@@ -24,8 +28,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::Shared;
+use super::private::Job;
 use crate::pattern::KeyPattern;
-use crate::tier::TierError;
+use crate::tier::{KeyFilter, TierError};
 
 /// A mutation, as other instances need to hear of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,54 +116,89 @@ where
         self.bus.publish(message).await;
     }
 
-    /// Applies another instance's mutation to this instance's memory tier.
+    /// Applies another instance's mutation to this instance's memory tier,
+    /// and queues it for the private lower tiers (`private`).
     fn apply(&self, event: BackplaneEvent) {
-        self.bus.counters.received.inc();
         // Generations move before and after, as for a local invalidation:
         // a fill that read a lower tier before the message is discarded.
+        // The second bump comes once the private tiers have the change too
+        // (`private`), or at once when there are none.
         match event {
             BackplaneEvent::Message(BackplaneMessage::Key(key)) => {
                 self.generations.bump_key(&key);
                 self.memory.remove(&key);
-                self.generations.bump_key(&key);
+                if !self.queue_private(Job::Key(key.clone())) {
+                    self.generations.bump_key(&key);
+                    self.bus.counters.received.inc();
+                }
             }
             BackplaneEvent::Message(BackplaneMessage::Tag(tag)) => {
+                // Nothing for the private tiers: their entries carry the
+                // tag's epoch at write time, and every read from a lower
+                // tier checks it against the highest epoch any tier holds,
+                // Redis's included, asked afresh once forgotten here.
                 self.generations.bump_all();
                 self.epochs.forget(&tag);
                 self.memory.invalidate_tag(&tag);
                 self.generations.bump_all();
+                self.bus.counters.received.inc();
             }
             BackplaneEvent::Message(BackplaneMessage::Prefix(prefix)) => {
                 self.generations.bump_all();
                 self.memory.invalidate_prefix(&prefix);
-                self.generations.bump_all();
+                self.finish_wide(Job::Filter(KeyFilter::Prefix(prefix)));
             }
             BackplaneEvent::Message(BackplaneMessage::Pattern(pattern)) => {
                 self.generations.bump_all();
-                match KeyPattern::new(&pattern) {
+                let filter = match KeyPattern::new(&pattern) {
                     Ok(pattern) => {
                         self.memory.invalidate_if(|key| pattern.is_match(key));
+                        KeyFilter::Pattern(pattern)
                     }
                     // Another build sent a pattern this one cannot parse:
                     // dropping everything is the only safe reading.
                     Err(_) => {
                         self.memory.clear();
+                        KeyFilter::All
                     }
-                }
-                self.generations.bump_all();
+                };
+                self.finish_wide(Job::Filter(filter));
             }
-            BackplaneEvent::Message(BackplaneMessage::Clear) | BackplaneEvent::Lost => {
-                if matches!(event, BackplaneEvent::Lost) {
-                    self.bus.counters.lost.inc();
-                }
-                self.forget_unverifiable();
+            BackplaneEvent::Message(BackplaneMessage::Clear) => {
+                self.generations.bump_all();
+                self.epochs.forget_all();
+                self.memory.clear();
+                self.finish_wide(Job::Filter(KeyFilter::All));
+            }
+            BackplaneEvent::Lost => {
+                self.bus.counters.lost.inc();
+                self.bus.counters.received.inc();
+                self.lost_track();
             }
         }
     }
 
-    /// Clears the memory tier and forgets every cached tag epoch, for when
-    /// the cache cannot vouch for what it holds (a lost message, a tier
-    /// back from an outage). Fills in flight are discarded.
+    /// Queues a message that covers many keys for the private tiers, or
+    /// finishes it now when there are none.
+    fn finish_wide(&self, job: Job) {
+        if !self.queue_private(job) {
+            self.generations.bump_all();
+            self.bus.counters.received.inc();
+        }
+    }
+
+    /// For when the cache cannot vouch for what it holds (a lost message, a
+    /// tier back from an outage): [`forget_unverifiable`] now, and a clear
+    /// of the private tiers, once the shared ones can be reached (`private`).
+    ///
+    /// [`forget_unverifiable`]: Self::forget_unverifiable
+    pub(super) fn lost_track(&self) {
+        self.forget_unverifiable();
+        self.queue_private(Job::Forget);
+    }
+
+    /// Clears the memory tier and forgets every cached tag epoch. Fills in
+    /// flight are discarded.
     pub(super) fn forget_unverifiable(&self) {
         self.generations.bump_all();
         self.epochs.forget_all();
@@ -190,6 +230,7 @@ pub(super) struct BusCounters {
     pub(super) publish_errors: Counter,
     pub(super) received: Counter,
     pub(super) lost: Counter,
+    pub(super) local_tier_errors: Counter,
 }
 
 /// A relaxed event counter.
@@ -197,8 +238,12 @@ pub(super) struct BusCounters {
 pub(super) struct Counter(std::sync::atomic::AtomicU64);
 
 impl Counter {
-    fn inc(&self) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    pub(super) fn inc(&self) {
+        self.add(1);
+    }
+
+    pub(super) fn add(&self, n: u64) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(super) fn get(&self) -> u64 {

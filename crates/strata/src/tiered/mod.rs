@@ -46,6 +46,7 @@ mod error;
 mod flight;
 mod generation;
 mod invalidate;
+mod private;
 mod read;
 mod resync;
 mod stats;
@@ -157,6 +158,10 @@ pub(crate) struct Shared<V> {
     closed: AtomicBool,
     /// Where mutations are published for other instances, if anywhere.
     bus: backplane::Bus,
+    /// The lower tiers only this instance uses, which other instances'
+    /// invalidations reach through a task of their own; `None` without a
+    /// backplane or without private tiers.
+    private: Option<private::PrivateTiers>,
 }
 
 impl<V> Shared<V>
@@ -191,6 +196,7 @@ where
             resyncs: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             bus: backplane::Bus::default(),
+            private: None,
         }
     }
 
@@ -219,6 +225,19 @@ where
     ) -> Self {
         let events = backplane.as_ref().and_then(|b| b.take_events());
         shared.bus.backplane = backplane;
+        // Only other instances' invalidations and losses need the private
+        // tiers' task: a lone cache (no backplane) never queues a job, but
+        // a tier's recovery does, so it depends on the recoveries too.
+        let needs_private =
+            events.is_some() || shared.tiers.iter().any(|t| t.recoveries().is_some());
+        let private_jobs = if needs_private {
+            private::PrivateTiers::of(&shared.tiers).map(|(private, jobs)| {
+                shared.private = Some(private);
+                jobs
+            })
+        } else {
+            None
+        };
         if let WritePolicy::WriteBack { queue } = policy {
             shared.write_back = Some(WriteBack::start(
                 queue,
@@ -228,6 +247,9 @@ where
             ));
         }
         let shared = Arc::new(shared);
+        if let Some(jobs) = private_jobs {
+            tokio::spawn(private::run(Arc::downgrade(&shared), jobs));
+        }
         if let Some(events) = events {
             tokio::spawn(backplane::listen(Arc::downgrade(&shared), events));
         }
@@ -288,6 +310,7 @@ where
                 publish_errors: s.bus.counters.publish_errors.get(),
                 received: s.bus.counters.received.get(),
                 lost: s.bus.counters.lost.get(),
+                local_tier_errors: s.bus.counters.local_tier_errors.get(),
             }),
             gathered_in: started.elapsed(),
         }

@@ -12,7 +12,10 @@
 //! what it does on a lost backplane message: it forgets every cached epoch
 //! (the next read asks the tiers, now answering from their stores) and
 //! clears its memory tier, which refills from the lower tiers, validated
-//! against current epochs.
+//! against current epochs. Its private tiers (a local disk) are cleared
+//! too (see `private`): a write this instance queued during the outage may
+//! have lost, at replay, to a newer one in the shared tier, while its own
+//! copy stayed on disk.
 
 use std::sync::Weak;
 use std::sync::atomic::Ordering;
@@ -36,6 +39,6 @@ pub(super) async fn watch_recoveries<V>(
             return;
         };
         shared.resyncs.fetch_add(1, Ordering::Relaxed);
-        shared.forget_unverifiable();
+        shared.lost_track();
     }
 }

@@ -196,10 +196,18 @@ pub struct BackplaneReport {
     /// Mutations it could not publish (the others see a gap and drop their
     /// memory tiers).
     pub publish_errors: u64,
-    /// Events received from other instances (messages and losses).
+    /// Events received from other instances (messages and losses),
+    /// counted once applied: a message once it is out of the memory tier
+    /// and every private lower tier, a loss once the memory tier is
+    /// cleared (the private tiers' clear may wait for a shared tier).
     pub received: u64,
-    /// Times a loss was reported, each of which cleared the memory tier.
+    /// Times a loss was reported, each of which cleared the memory tier and
+    /// (once a shared tier could be reached) the private lower tiers.
     pub lost: u64,
+    /// Deletes and clears of a private lower tier (a local disk), made for
+    /// another instance's invalidation or a loss, that failed. Each is
+    /// logged, and the tier is cleared again until that succeeds.
+    pub local_tier_errors: u64,
 }
 
 /// A snapshot of a [`TieredCache`](super::TieredCache)'s figures.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use strata::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
+use strata::{KeyFilter, Tier, TierError, TierHealth, TierScope, TierStats, TierWrite};
 use tokio::sync::Notify;
 
 /// An in-memory tier whose reads and writes fail while told to.
@@ -148,6 +148,9 @@ impl GatedTier {
 impl Tier for GatedTier {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+    fn scope(&self) -> TierScope {
+        self.inner.scope()
     }
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, TierError> {
         let read = self.inner.get(key).await;

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::queue::Mutation;
 use super::{Admitted, BreakerTier, is_failure, machine};
-use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
+use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierScope, TierStats, TierWrite};
 
 #[async_trait]
 impl<T: Tier> Tier for BreakerTier<T> {
@@ -13,6 +13,11 @@ impl<T: Tier> Tier for BreakerTier<T> {
     /// breaker.
     fn name(&self) -> &str {
         self.shared.inner.name()
+    }
+
+    /// The inner tier's: the breaker stores nothing of its own.
+    fn scope(&self) -> TierScope {
+        self.shared.inner.scope()
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, TierError> {

@@ -9,7 +9,7 @@ use super::errors::TIER;
 use super::scan::Scan;
 use super::unless_newer::SLICE;
 use super::{Access, RedisTier, Resend};
-use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierStats, TierWrite};
+use crate::tier::{KeyFilter, Tier, TierError, TierHealth, TierScope, TierStats, TierWrite};
 
 /// How an entry's expiry is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,11 @@ fn entry_size(write: &TierWrite) -> u64 {
 impl Tier for RedisTier {
     fn name(&self) -> &str {
         TIER
+    }
+
+    /// Every instance of a service reads and writes the same keys.
+    fn scope(&self) -> TierScope {
+        TierScope::Shared
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, TierError> {
