@@ -62,10 +62,13 @@ where
             }
         }
         // A promotion that read the key before the deletes may have stored
-        // it in memory since: the second bump makes it discard itself, and
-        // this removal covers one that finished just now.
-        s.memory.remove(key);
+        // it in memory since. Bump first, then drop: a promotion that checks
+        // its stamp after the bump discards itself, and the drop covers one
+        // that checked before it. (Dropped first, a promotion could store
+        // after the drop and check before the bump, and keep a value no
+        // tier holds.)
         s.generations.bump_key(key);
+        s.memory.remove(key);
         s.publish(BackplaneMessage::Key(key.to_owned())).await;
         failure.map_or(Ok(present), Err)
     }
@@ -144,9 +147,10 @@ where
                 }
             }
         }
-        // Promotions that finished during the scan: see `remove`.
-        report.memory += self.invalidate_memory(&filter);
+        // Promotions that finished during the scan: bump, then drop, as in
+        // `remove`.
         s.generations.bump_all();
+        report.memory += self.invalidate_memory(&filter);
         s.publish(match filter {
             KeyFilter::All => BackplaneMessage::Clear,
             KeyFilter::Prefix(prefix) => BackplaneMessage::Prefix(prefix),
