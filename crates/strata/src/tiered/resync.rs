@@ -12,10 +12,18 @@
 //! what it does on a lost backplane message: it forgets every cached epoch
 //! (the next read asks the tiers, now answering from their stores) and
 //! clears its memory tier, which refills from the lower tiers, validated
-//! against current epochs. Its private tiers (a local disk) are cleared
-//! too (see `private`): a write this instance queued during the outage may
-//! have lost, at replay, to a newer one in the shared tier, while its own
-//! copy stayed on disk.
+//! against current epochs. With a backplane, its private tiers (a local
+//! disk) are cleared too (see `private`): the other instances' messages of
+//! the outage are lost, and a write this instance queued during it may have
+//! lost, at replay, to a newer one in the shared tier, while its own copy
+//! stayed on disk.
+//!
+//! Without a backplane the private tiers are kept. Such a cache never hears
+//! of other instances' writes, outage or not, so clearing its disk would buy
+//! no coherence it promises; it would only turn every key into a miss after
+//! each outage, and a miss everywhere in the next one (measured with
+//! `redis-outage`: 377,297 of 648,211 reads failed in a stall that followed
+//! a restart, against none with the disk kept).
 
 use std::sync::Weak;
 use std::sync::atomic::Ordering;
@@ -39,6 +47,10 @@ pub(super) async fn watch_recoveries<V>(
             return;
         };
         shared.resyncs.fetch_add(1, Ordering::Relaxed);
-        shared.lost_track();
+        if shared.bus.backplane.is_some() {
+            shared.lost_track();
+        } else {
+            shared.forget_unverifiable();
+        }
     }
 }
