@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::backplane::{eventually, heard, received};
-use common::redis_server::RedisServer;
+use common::redis_server::{RedisServer, tier_builder};
 use common::tiers::GatedTier;
 use strata::tier::redis::{RedisBackplane, RedisTier};
 use strata::{EntryOptions, MemoryCache, TieredCache, WritePolicy};
@@ -19,10 +19,7 @@ const TIMEOUT: Duration = Duration::from_millis(300);
 
 /// One instance: its own memory tier, the shared Redis tier, a backplane.
 async fn instance(server: &RedisServer, heartbeat: Duration) -> TieredCache<String> {
-    let tier = RedisTier::builder(server.url())
-        .key_prefix("app:")
-        .command_timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT)
+    let tier = tier_builder(&server.url(), "app:", TIMEOUT)
         .connect()
         .await
         .unwrap();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::backplane::{eventually, heard};
 use common::proxy::Proxy;
-use common::redis_server::RedisServer;
+use common::redis_server::{RedisServer, tier_builder};
 use strata::tier::breaker::{BreakerBuilder, BreakerState, BreakerTier, TransitionReason};
 use strata::tier::disk::DiskTier;
 use strata::tier::redis::{RedisBackplane, RedisTier};
@@ -35,10 +35,7 @@ const T0: u64 = 1_700_000_000_000;
 const PREFIX: &str = "breaker:";
 
 fn redis(server: &RedisServer) -> strata::tier::redis::RedisTierBuilder {
-    RedisTier::builder(server.url())
-        .key_prefix(PREFIX)
-        .command_timeout(COMMAND_TIMEOUT)
-        .connect_timeout(COMMAND_TIMEOUT)
+    tier_builder(&server.url(), PREFIX, COMMAND_TIMEOUT)
 }
 
 /// A breaker that opens after a handful of calls, so the tests need little
@@ -394,10 +391,7 @@ async fn instance_at(
 ) -> (TieredCache<String>, BreakerTier<RedisTier>, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let disk = DiskTier::builder(dir.path().join("store")).open().unwrap();
-    let redis = RedisTier::builder(url)
-        .key_prefix(PREFIX)
-        .command_timeout(COMMAND_TIMEOUT)
-        .connect_timeout(COMMAND_TIMEOUT)
+    let redis = tier_builder(url, PREFIX, COMMAND_TIMEOUT)
         .connect()
         .await
         .unwrap();

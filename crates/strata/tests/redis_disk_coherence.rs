@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::backplane::{DELIVERY, heard, received};
 use common::proxy::Proxy;
-use common::redis_server::RedisServer;
+use common::redis_server::{RedisServer, tier_builder};
 use strata::tier::breaker::{BreakerBuilder, BreakerState, BreakerTier};
 use strata::tier::disk::DiskTier;
 use strata::tier::redis::{RedisBackplane, RedisTier, TransportMode};
@@ -40,10 +40,7 @@ async fn instance(
 ) -> Instance {
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(DiskTier::builder(dir.path().join("store")).open().unwrap());
-    let redis = RedisTier::builder(tier_url)
-        .key_prefix(PREFIX)
-        .command_timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT)
+    let redis = tier_builder(tier_url, PREFIX, TIMEOUT)
         .connect()
         .await
         .unwrap();

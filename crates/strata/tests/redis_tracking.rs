@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::backplane::{DELIVERY, eventually, heard, received};
-use common::redis_server::RedisServer;
+use common::redis_server::{RedisServer, tier_builder};
 use redis::aio::MultiplexedConnection;
 use strata::tier::redis::{
-    BackplaneConfigError, BackplaneTransport, RedisBackplane, RedisTier, TransportMode,
+    BackplaneConfigError, BackplaneTransport, RedisBackplane, TransportMode,
 };
 use strata::{EntryOptions, MemoryCache, TierError, TieredCache};
 
@@ -34,10 +34,7 @@ async fn backplane(server: &RedisServer, mode: TransportMode) -> Result<RedisBac
 /// One instance: its own memory tier, the shared Redis tier, a backplane
 /// chosen automatically. Returns the transport it chose too.
 async fn instance(server: &RedisServer) -> (TieredCache<String>, BackplaneTransport) {
-    let tier = RedisTier::builder(server.url())
-        .key_prefix(PREFIX)
-        .command_timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT)
+    let tier = tier_builder(&server.url(), PREFIX, TIMEOUT)
         .connect()
         .await
         .unwrap();

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use strata::tier::redis::{RedisTier, RedisTierBuilder};
 use tempfile::TempDir;
 
 /// How long a server may take to answer its first `PING`. Redis starts in
@@ -213,4 +214,14 @@ fn ping(port: u16) -> bool {
     }
     let mut reply = [0; 7];
     stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+}
+
+/// A Redis tier builder for `url` (a server's, or a proxy's in front of
+/// it) under `prefix`, with `timeout` both to connect and for each command:
+/// the tier the Redis tests build their instances on.
+pub(crate) fn tier_builder(url: &str, prefix: &str, timeout: Duration) -> RedisTierBuilder {
+    RedisTier::builder(url)
+        .key_prefix(prefix)
+        .command_timeout(timeout)
+        .connect_timeout(timeout)
 }
