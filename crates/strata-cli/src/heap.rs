@@ -2,8 +2,8 @@
 //!
 //! jemalloc rather than the system allocator: `strata serve` allocates a
 //! few small buffers per request on two or more worker threads, where
-//! glibc's malloc cost about a quarter more CPU per request (measured with
-//! `server-load`, docs/performance.md). jemalloc also counts, per thread,
+//! glibc's malloc cost about a third more user CPU per request (6.4 µs
+//! against 4.8 under `wrk`, docs/performance.md, "The server"). jemalloc also counts, per thread,
 //! the bytes each thread allocates and frees, so `strata bench` reads heap
 //! growth from it instead of wrapping every allocation in one shared
 //! atomic counter, which cost the server more still: a contended cache
