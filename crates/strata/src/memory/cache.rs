@@ -246,7 +246,7 @@ where
                         self.publish(idx, &shard);
                         None
                     } else {
-                        shard.access(slot, now);
+                        shard.access(slot, hash, now);
                         let entry = shard.entry(slot);
                         if sample.hot && self.recorder.as_ref().is_some_and(|r| r.wants_hot_keys())
                         {
@@ -475,10 +475,14 @@ where
             .pressure()?
             .map(|(config, bytes)| Pressure::new(&config, bytes));
         let sizing = shard_sizing(b.max_entries, b.max_weight, shard_count);
+        let hasher = FixedState::with_seed(b.hash_seed.unwrap_or_else(|| {
+            // A fresh random seed: foldhash's RandomState draws one.
+            foldhash::fast::RandomState::default().hash_one(0x5354_5241_5441_u64)
+        }));
         let shards = (0..shard_count)
             .map(|_| {
                 CachePadded::new(ShardCell {
-                    lock: RwLock::new(Shard::new(b.policy, sizing)),
+                    lock: RwLock::new(Shard::new(b.policy, sizing, hasher.clone())),
                     min_priority: AtomicI64::new(EMPTY),
                     counters: Counters::default(),
                 })
@@ -486,10 +490,7 @@ where
             .collect();
         let inner = Inner {
             shards,
-            hasher: FixedState::with_seed(b.hash_seed.unwrap_or_else(|| {
-                // A fresh random seed: foldhash's RandomState draws one.
-                foldhash::fast::RandomState::default().hash_one(0x5354_5241_5441_u64)
-            })),
+            hasher,
             totals: Totals::default(),
             max_entries: b.max_entries,
             max_weight: b.max_weight,

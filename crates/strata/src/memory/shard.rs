@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use slab::Slab;
+use std::hash::BuildHasher;
 
 use super::deadlines::DeadlineQueue;
 use super::entry::{Entry, Meta};
@@ -88,10 +90,12 @@ pub(crate) struct Shard<K, V> {
     weight: u64,
     /// Entries that can expire; bounds the stale items of `deadlines`.
     expiring: usize,
+    /// The cache's hasher, for the paths that must hash a key again.
+    hasher: FixedState,
 }
 
 impl<K: Hash + Eq, V> Shard<K, V> {
-    pub(crate) fn new(policy: Policy, sizing: Sizing) -> Self {
+    pub(crate) fn new(policy: Policy, sizing: Sizing, hasher: FixedState) -> Self {
         Self {
             table: HashTable::new(),
             slab: Slab::new(),
@@ -100,7 +104,13 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             tags: TagIndex::default(),
             weight: 0,
             expiring: 0,
+            hasher,
         }
+    }
+
+    /// The hash of the key in `slot`.
+    fn hash_of(&self, slot: u32) -> u64 {
+        self.hasher.hash_one(&self.slab[slot as usize].key)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -136,7 +146,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     pub(crate) fn still_holds(&self, slot: u32, hash: u64) -> Option<u32> {
         self.slab
             .get(slot as usize)
-            .is_some_and(|e| e.hash == hash)
+            .is_some_and(|e| self.hasher.hash_one(&e.key) == hash)
             .then_some(slot)
     }
 
@@ -144,21 +154,22 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.slab.iter().map(|(_, e)| e)
     }
 
-    fn facts(&self, slot: u32) -> Facts {
+    fn facts(&self, slot: u32, hash: u64) -> Facts {
         let entry = &self.slab[slot as usize];
         Facts {
             priority: entry.priority(),
             weight: entry.weight,
             cost: entry.meta.as_ref().map_or(0, |m| m.cost),
             deadline: entry.deadline(),
-            hash: entry.hash,
+            hash,
         }
     }
 
-    /// Records a read of `slot` at `now` (for the policy and time to idle).
-    pub(crate) fn access(&mut self, slot: u32, now: u64) {
+    /// Records a read of `slot`, whose key has `hash`, at `now` (for the
+    /// policy and time to idle).
+    pub(crate) fn access(&mut self, slot: u32, hash: u64, now: u64) {
         self.slab[slot as usize].touch(now);
-        let facts = self.facts(slot);
+        let facts = self.facts(slot, hash);
         self.policy.access(slot, &facts);
     }
 
@@ -242,7 +253,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             totals.add(weight, entry.priority());
             self.weight += u64::from(weight);
             self.index_entry(slot);
-            let facts = self.facts(slot);
+            let facts = self.facts(slot, hash);
             self.policy.update(slot, &facts);
             out.push((key, old, RemovalCause::Replaced));
             return Ok(Written {
@@ -255,7 +266,6 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             .filter(|&s| s != u32::MAX)
             .ok_or(InsertError::ShardFull)?;
         let entry = Entry {
-            hash,
             key,
             value,
             weight,
@@ -265,11 +275,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.weight += u64::from(weight);
         let at = self.slab.insert(entry);
         debug_assert_eq!(at, slot as usize);
-        let slab = &self.slab;
+        let (slab, hasher) = (&self.slab, &self.hasher);
         self.table
-            .insert_unique(hash, slot, |&s| slab[s as usize].hash);
+            .insert_unique(hash, slot, |&s| hasher.hash_one(&slab[s as usize].key));
         self.index_entry(slot);
-        let facts = self.facts(slot);
+        let facts = self.facts(slot, hash);
         self.policy.insert(slot, &facts);
         Ok(Written {
             slot,
@@ -285,8 +295,9 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         totals: &Totals,
     ) -> (K, V) {
         self.unindex_entry(slot);
+        let hash = self.hash_of(slot);
         let entry = self.slab.remove(slot as usize);
-        if let Ok(found) = self.table.find_entry(entry.hash, |&s| s == slot) {
+        if let Ok(found) = self.table.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
         if cause == RemovalCause::Capacity {
@@ -440,7 +451,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             let slot = slot as u32;
             resident.push(slot);
             weight += u64::from(entry.weight);
-            if self.find(entry.hash, &entry.key) != Some(slot) {
+            if self.find(self.hasher.hash_one(&entry.key), &entry.key) != Some(slot) {
                 return Err(format!("slot {slot} is not found by its key"));
             }
             for tag in entry.tags() {
