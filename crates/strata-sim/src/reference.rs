@@ -88,6 +88,9 @@ pub const ROW_TOLERANCE: f64 = 0.5;
 /// The candidate's average distance to OPT, as a share of the best single
 /// peer's.
 pub const DISTANCE_SHARE: f64 = 0.75;
+/// The candidate's replay rate over all rows, one thread, requests per
+/// second.
+pub const RATE_TARGET: f64 = 10e6;
 
 /// One row of a scorecard.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,6 +290,15 @@ impl Scorecard {
                 format!(" (falls: {})", falls.join(", "))
             }
         );
+        if let Some(&(_, rate)) = self.rates.iter().find(|(c, _)| *c == me) {
+            let _ = writeln!(
+                out,
+                "* replay rate {:.2} M req/s ≥ {:.0} M req/s (one thread, all rows): {}",
+                rate / 1e6,
+                RATE_TARGET / 1e6,
+                verdict(rate >= RATE_TARGET)
+            );
+        }
         out.push_str(
             "\n| contender | average distance to OPT | replay, Mreq/s |\n|---|---:|---:|\n",
         );

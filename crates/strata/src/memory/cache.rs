@@ -14,23 +14,24 @@ use parking_lot::RwLock;
 
 use super::builder::{MemoryCacheBuilder, Weigher};
 use super::flight::Flights;
-use super::policy::{Policy, Sizing};
+use super::policy::{Policy, Sizing, Tuner};
 use super::pressure::Pressure;
 use super::removal::{Listener, RemovalCause, Removals};
-use super::shard::{Shard, Spec, Totals};
-use super::stats::{Counters, Recorder, Sample};
+use super::shard::{Read, Shard, Spec, Totals};
+use super::stats::{Recorder, Sample};
+use super::tags::Tags;
+use super::tally::{Count, Tally};
 use crate::clock::{Clock, nanos};
 use crate::error::{BuildError, InsertError};
 use crate::options::{EntryOptions, Ttl};
 
-/// One shard with the atomics that belong to it, on its own cache lines.
+/// One shard with the atomic that belongs to it, on its own cache lines.
 pub(crate) struct ShardCell<K, V> {
     pub(crate) lock: RwLock<Shard<K, V>>,
     /// The shard's lowest entry priority, or [`EMPTY`] when it has none;
     /// read without the lock to decide where to evict when priorities
     /// differ. Wider than a priority so that no priority can mean "empty".
     pub(crate) min_priority: AtomicI64,
-    pub(crate) counters: Counters,
 }
 
 /// The published lowest priority of a shard with no entries.
@@ -39,6 +40,8 @@ pub(crate) const EMPTY: i64 = i64::MAX;
 /// The state shared by every handle of one cache.
 pub(crate) struct Inner<K, V> {
     pub(crate) shards: Box<[CachePadded<ShardCell<K, V>>]>,
+    /// Which entries carry which tag, across the shards.
+    pub(crate) tags: Arc<Tags>,
     hasher: FixedState,
     pub(crate) totals: Totals,
     pub(crate) max_entries: Option<u64>,
@@ -52,8 +55,12 @@ pub(crate) struct Inner<K, V> {
     pub(crate) recorder: Option<Recorder<K>>,
     pub(crate) flights: Flights<K, V>,
     pub(crate) pressure: Option<Pressure>,
+    /// The `Adaptive` policy's tuner, shared by the shards.
+    tuner: Option<Arc<Tuner>>,
     /// Rotates cross-shard evictions among equally good shards.
     pub(crate) evict_cursor: AtomicUsize,
+    /// Operation counts, when stats are on.
+    pub(crate) tally: Tally,
 }
 
 /// A thread-safe, bounded, in-process cache from `K` to `V`.
@@ -80,7 +87,7 @@ impl<K, V> fmt::Debug for MemoryCache<K, V> {
         f.debug_struct("MemoryCache")
             .field("policy", &self.inner.policy)
             .field("entries", &self.inner.totals.len.load(Ordering::Relaxed))
-            .field("weight", &self.inner.totals.weight.load(Ordering::Relaxed))
+            .field("weight", &self.inner.totals.weight())
             .field("max_entries", &self.inner.max_entries)
             .field("max_weight", &self.inner.max_weight)
             .field("shards", &self.inner.shards.len())
@@ -106,7 +113,7 @@ impl<K, V> MemoryCache<K, V> {
 
     /// Total weight of resident entries.
     pub fn weight(&self) -> u64 {
-        self.inner.totals.weight.load(Ordering::Relaxed)
+        self.inner.totals.weight()
     }
 
     /// The entry-count bound.
@@ -160,13 +167,10 @@ where
         }
     }
 
-    pub(crate) fn count(
-        &self,
-        shard: usize,
-        pick: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64,
-    ) {
+    #[inline]
+    pub(crate) fn count(&self, count: Count) {
         if self.recorder.is_some() {
-            Counters::bump(pick(&self.shards[shard].counters));
+            self.tally.add(count, 0);
         }
     }
 
@@ -178,16 +182,16 @@ where
         );
     }
 
-    fn count_removal(&self, shard: usize, cause: RemovalCause) {
+    fn count_removal(&self, cause: RemovalCause) {
         if self.recorder.is_some() {
-            self.shards[shard].counters.removed(cause);
+            self.tally.add(Count::Removals, cause.index());
         }
     }
 
     /// Counts removals and hands them to the listener. Call with no lock held.
-    pub(crate) fn notify(&self, shard: usize, removals: Removals<K, V>) {
+    pub(crate) fn notify(&self, removals: Removals<K, V>) {
         for (_, _, cause) in &removals {
-            self.count_removal(shard, *cause);
+            self.count_removal(*cause);
         }
         if let Some(listener) = &self.listener {
             for (key, value, cause) in removals {
@@ -226,43 +230,38 @@ where
     {
         let sample = self.sample();
         let idx = self.shard_of(hash);
-        let mut removals = Removals::new();
-        let mut hot_key = None;
-        let found = {
-            // Every current policy reorders on a read, so a read takes the
-            // write lock; the read lock serves peek, contains and snapshots.
-            let mut shard = self.shards[idx].lock.write();
-            match shard.find(hash, key) {
-                None => None,
-                Some(slot) => {
-                    let entry = shard.entry(slot);
-                    let now = if entry.needs_clock() {
-                        self.clock.now_nanos()
-                    } else {
-                        0
-                    };
-                    if entry.is_expired(now) {
-                        shard.remove_into(slot, RemovalCause::Expired, &self.totals, &mut removals);
-                        self.publish(idx, &shard);
-                        None
-                    } else {
-                        shard.access(slot, hash, now);
-                        let entry = shard.entry(slot);
-                        if sample.hot && self.recorder.as_ref().is_some_and(|r| r.wants_hot_keys())
-                        {
-                            hot_key = Some(entry.key.clone());
-                        }
-                        Some(entry.value.clone())
-                    }
-                }
+        if let Some(tuner) = &self.tuner
+            && tuner.wants(hash)
+        {
+            tuner.observe(hash);
+        }
+        let want_key = sample.hot && self.recorder.as_ref().is_some_and(|r| r.wants_hot_keys());
+        let cell = &self.shards[idx];
+        let read = {
+            let shard = cell.lock.read();
+            if shard.reads_are_shared() {
+                shard.read(hash, key, want_key, || self.clock.now_nanos())
+            } else {
+                drop(shard);
+                self.read_exclusive(idx, hash, key, want_key)
             }
         };
-        if found.is_some() {
-            self.count(idx, |c| &c.hits);
-        } else {
-            self.count(idx, |c| &c.misses);
+        let (found, hot_key) = match read {
+            Read::Hit(value, hot_key) => (Some(value), hot_key),
+            Read::Miss => (None, None),
+            Read::Expired => {
+                self.purge_one(idx, hash, key);
+                (None, None)
+            }
+        };
+        if self.recorder.is_some() {
+            let count = if found.is_some() {
+                Count::Hits
+            } else {
+                Count::Misses
+            };
+            self.tally.add_for(sample.slot, count, 0);
         }
-        self.notify(idx, removals);
         if let Some(recorder) = &self.recorder {
             if let Some(key) = hot_key {
                 recorder.record_hot(key);
@@ -272,6 +271,52 @@ where
         found
     }
 
+    /// A read under the exclusive lock, for the policies that reorder on a
+    /// read.
+    fn read_exclusive<Q>(&self, idx: usize, hash: u64, key: &Q, want_key: bool) -> Read<K, V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut shard = self.shards[idx].lock.write();
+        shard.tick();
+        let Some(slot) = shard.find(hash, key) else {
+            return Read::Miss;
+        };
+        let now = if shard.needs_clock(slot) {
+            self.clock.now_nanos()
+        } else {
+            0
+        };
+        if shard.is_expired(slot, now) {
+            return Read::Expired;
+        }
+        shard.access(slot, hash, now);
+        match shard.entry(slot) {
+            Some(entry) => Read::Hit(entry.value.clone(), want_key.then(|| entry.key.clone())),
+            None => Read::Miss,
+        }
+    }
+
+    /// Removes the entry of `key` if it has expired (a read found it so).
+    fn purge_one<Q>(&self, idx: usize, hash: u64, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut removals = Removals::new();
+        {
+            let mut shard = self.shards[idx].lock.write();
+            if let Some(slot) = shard.find(hash, key)
+                && shard.is_expired(slot, self.clock.now_nanos())
+            {
+                shard.remove_into(slot, RemovalCause::Expired, &self.totals, &mut removals);
+                self.publish(idx, &shard);
+            }
+        }
+        self.notify(removals);
+    }
+
     /// Looks `key` up without touching the policy, idle time or stats.
     pub(crate) fn peek_hashed<Q>(&self, hash: u64, key: &Q) -> Option<V>
     where
@@ -279,31 +324,34 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let shard = self.shards[self.shard_of(hash)].lock.read();
-        let entry = shard.entry(shard.find(hash, key)?);
-        let now = if entry.needs_clock() {
+        let slot = shard.find(hash, key)?;
+        let now = if shard.needs_clock(slot) {
             self.clock.now_nanos()
         } else {
             0
         };
-        (!entry.is_expired(now)).then(|| entry.value.clone())
+        if shard.is_expired(slot, now) {
+            return None;
+        }
+        shard.entry(slot).map(|e| e.value.clone())
     }
 
     /// Writes an entry and makes room for it.
     pub(crate) fn write(&self, key: K, value: V, options: EntryOptions) -> Result<(), InsertError> {
-        let (result, shard, removals) = self.write_quietly(key, value, options);
-        self.notify(shard, removals);
+        let (result, removals) = self.write_quietly(key, value, options);
+        self.notify(removals);
         result
     }
 
-    /// [`write`](Self::write), but the removals are returned (with the shard
-    /// to count them under) instead of handed to the listener, for callers
-    /// that must finish something before the listener may run.
+    /// [`write`](Self::write), but the removals are returned instead of
+    /// handed to the listener, for callers that must finish something before
+    /// the listener may run.
     pub(crate) fn write_quietly(
         &self,
         key: K,
         value: V,
         options: EntryOptions,
-    ) -> (Result<(), InsertError>, usize, Removals<K, V>) {
+    ) -> (Result<(), InsertError>, Removals<K, V>) {
         let sample = self.sample();
         let weight = self.weigh(&key, &value);
         if let Some(max) = self.max_weight
@@ -313,7 +361,7 @@ where
                 weight: u64::from(weight),
                 capacity: max,
             };
-            return (Err(refused), 0, Removals::new());
+            return (Err(refused), Removals::new());
         }
         // The clock is read only when something needs the time: a read
         // costs tens of nanoseconds, as much as the rest of a small write.
@@ -355,16 +403,19 @@ where
             if !done {
                 self.make_room_elsewhere(idx, Some((written.slot, hash)), limits, &mut out);
             }
-            if written.replaced {
-                self.count(idx, |c| &c.updates);
-            } else {
-                self.count(idx, |c| &c.inserts);
+            if self.recorder.is_some() {
+                let count = if written.replaced {
+                    Count::Updates
+                } else {
+                    Count::Inserts
+                };
+                self.tally.add_for(sample.slot, count, 0);
             }
         }
         if let Some(recorder) = &self.recorder {
             recorder.record_insert(sample);
         }
-        (result.map(|_| ()), idx, out)
+        (result.map(|_| ()), out)
     }
 
     /// Removes `key` for `cause`, returning its value if it was live.
@@ -384,16 +435,16 @@ where
         }
         let (key, value, removed_for) = out.pop()?;
         if removed_for != cause {
-            self.notify(idx, smallvec::smallvec![(key, value, removed_for)]);
+            self.notify(smallvec::smallvec![(key, value, removed_for)]);
             return None;
         }
         // Clone only when the listener also needs the value.
         if self.listener.is_some() {
             let returned = value.clone();
-            self.notify(idx, smallvec::smallvec![(key, value, removed_for)]);
+            self.notify(smallvec::smallvec![(key, value, removed_for)]);
             Some(returned)
         } else {
-            self.count_removal(idx, removed_for);
+            self.count_removal(removed_for);
             Some(value)
         }
     }
@@ -410,7 +461,7 @@ where
                 total += shard.drain(cause, now, &self.totals, &mut out);
                 self.publish(idx, &shard);
             }
-            self.notify(idx, out);
+            self.notify(out);
         }
         total
     }
@@ -475,23 +526,41 @@ where
             .pressure()?
             .map(|(config, bytes)| Pressure::new(&config, bytes));
         let sizing = shard_sizing(b.max_entries, b.max_weight, shard_count);
+        // One tuner for the whole cache, sized by all of its shards.
+        let tuner = (b.policy == Policy::Adaptive).then(|| {
+            Arc::new(Tuner::new(
+                sizing.entries.saturating_mul(shard_count as u64),
+            ))
+        });
+        let weighted = b.weigher.is_some();
         let hasher = FixedState::with_seed(b.hash_seed.unwrap_or_else(|| {
             // A fresh random seed: foldhash's RandomState draws one.
             foldhash::fast::RandomState::default().hash_one(0x5354_5241_5441_u64)
         }));
+        // As many tag stripes as shards: tagged writes on different shards
+        // seldom share one.
+        let tags = Arc::new(Tags::new(shard_count, shard_count, hasher.clone()));
         let shards = (0..shard_count)
-            .map(|_| {
+            .map(|index| {
                 CachePadded::new(ShardCell {
-                    lock: RwLock::new(Shard::new(b.policy, sizing, hasher.clone())),
+                    lock: RwLock::new(Shard::new(
+                        index,
+                        b.policy,
+                        sizing,
+                        hasher.clone(),
+                        weighted,
+                        Arc::clone(&tags),
+                        tuner.clone(),
+                    )),
                     min_priority: AtomicI64::new(EMPTY),
-                    counters: Counters::default(),
                 })
             })
             .collect();
         let inner = Inner {
             shards,
+            tags,
             hasher,
-            totals: Totals::default(),
+            totals: Totals::new(weighted),
             max_entries: b.max_entries,
             max_weight: b.max_weight,
             policy: b.policy,
@@ -503,7 +572,9 @@ where
             recorder: b.stats.then(|| Recorder::new(b.hot_keys)),
             flights: Flights::new(shard_count),
             pressure,
+            tuner,
             evict_cursor: AtomicUsize::new(0),
+            tally: Tally::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -541,8 +612,7 @@ where
         let hash = inner.hash(key);
         let shard = inner.shards[inner.shard_of(hash)].lock.read();
         shard.find(hash, key).is_some_and(|slot| {
-            let entry = shard.entry(slot);
-            !entry.needs_clock() || !entry.is_expired(inner.clock.now_nanos())
+            !shard.needs_clock(slot) || !shard.is_expired(slot, inner.clock.now_nanos())
         })
     }
 

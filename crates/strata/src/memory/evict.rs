@@ -48,7 +48,7 @@ where
             .is_some_and(|p| p.level() == PressureLevel::Hard)
         {
             let len = self.totals.len.load(Ordering::Relaxed);
-            let weight = self.totals.weight.load(Ordering::Relaxed);
+            let weight = self.totals.weight();
             limits.entries = Some(limits.entries.map_or(len, |m| m.min(len)));
             limits.weight = Some(limits.weight.map_or(weight, |m| m.min(weight)));
         }
@@ -59,9 +59,7 @@ where
         limits
             .entries
             .is_some_and(|m| self.totals.len.load(Ordering::Relaxed) > m)
-            || limits
-                .weight
-                .is_some_and(|m| self.totals.weight.load(Ordering::Relaxed) > m)
+            || limits.weight.is_some_and(|m| self.totals.weight() > m)
     }
 
     /// The lowest priority published by any shard other than `home`.
@@ -88,7 +86,7 @@ where
         out: &mut Removals<K, V>,
     ) -> bool {
         while self.over(limits) {
-            let spared = new.map(|slot| (slot, shard.entry(slot).priority()));
+            let spared = new.map(|slot| (slot, shard.priority(slot)));
             let (slot, priority) = match (shard.victim(new), spared) {
                 (Some((_, p)), Some((slot, np))) if np < p => {
                     // The newcomer is the lowest here; it goes only if no
@@ -158,12 +156,12 @@ where
             .filter(|_| Some(target) == home)
             .and_then(|(slot, hash)| shard.still_holds(slot, hash));
         let victim = match (shard.victim(spared), spared) {
-            (Some((_, p)), Some(s)) if shard.entry(s).priority() < p => Some(s),
+            (Some((_, p)), Some(s)) if shard.priority(s) < p => Some(s),
             (Some((slot, _)), _) => Some(slot),
             (None, spared) => spared,
         };
         let freed = victim.map(|slot| {
-            let weight = u64::from(shard.entry(slot).weight);
+            let weight = u64::from(shard.weight_of(slot));
             shard.remove_into(slot, RemovalCause::Capacity, &self.totals, out);
             (1, weight)
         });
@@ -220,14 +218,14 @@ where
         let share = |total: u64| (total as f64 * pressure.shed_fraction).ceil() as u64;
         let (len, weight) = (
             self.totals.len.load(Ordering::Relaxed),
-            self.totals.weight.load(Ordering::Relaxed),
+            self.totals.weight(),
         );
         let (want_entries, want_weight) = (share(len), share(weight));
         let mut out = Removals::new();
         self.purge_all(&mut out);
         let (mut entries, mut freed) = (
             len.saturating_sub(self.totals.len.load(Ordering::Relaxed)),
-            weight.saturating_sub(self.totals.weight.load(Ordering::Relaxed)),
+            weight.saturating_sub(self.totals.weight()),
         );
         let mut shed = 0;
         while entries < want_entries || freed < want_weight {
@@ -240,6 +238,6 @@ where
         }
         pressure.count_shed(shed);
         // Removals from any shard are counted under shard 0: stats sum them.
-        self.notify(0, out);
+        self.notify(out);
     }
 }

@@ -1,8 +1,9 @@
 //! Invalidation by tag, key predicate, prefix and glob pattern.
 //!
-//! Costs: a tag costs in proportion to the entries carrying it (the tag
-//! index finds them). A predicate, prefix or pattern scans every key, one
-//! shard at a time, holding that shard's write lock while it scans it.
+//! Costs: a tag costs in proportion to the entries carrying it (the cache's
+//! tag index finds them, and only their shards are locked). A predicate,
+//! prefix or pattern scans every key, one shard at a time, holding that
+//! shard's write lock while it scans it.
 
 use std::hash::Hash;
 
@@ -34,7 +35,7 @@ where
                 }
                 inner.publish(idx, &shard);
             }
-            inner.notify(idx, out);
+            inner.notify(out);
         }
         total
     }
@@ -42,18 +43,54 @@ where
     /// Removes every entry tagged `tag` ([`RemovalCause::Invalidated`]);
     /// returns how many live entries were removed.
     pub fn invalidate_tag(&self, tag: &str) -> u64 {
-        self.invalidate_where(|shard| shard.tagged(tag))
+        self.invalidate_tags(&[tag])
     }
 
     /// Removes every entry carrying any of `tags`; returns how many entries
     /// were removed (an entry with two of the tags counts once).
     pub fn invalidate_tags<T: AsRef<str>>(&self, tags: &[T]) -> u64 {
-        self.invalidate_where(|shard| {
-            let mut slots: Vec<u32> = tags.iter().flat_map(|t| shard.tagged(t.as_ref())).collect();
-            slots.sort_unstable();
-            slots.dedup();
-            slots
-        })
+        let inner = &self.inner;
+        let now = inner.clock.now_nanos();
+        let mut total = 0;
+        for tag in tags {
+            let tag = tag.as_ref();
+            // The members are read under the index's lock, then removed
+            // under each shard's: an entry that left or was rewritten in
+            // between no longer carries the tag and is passed over.
+            let Some(id) = inner.tags.id(tag) else {
+                continue;
+            };
+            let members = inner.tags.members(tag);
+            for part in members.chunk_by(|a, b| a.0 == b.0) {
+                let idx = part[0].0;
+                let mut out = Removals::new();
+                {
+                    let mut shard = inner.shards[idx].lock.write();
+                    // Ids are reused once a tag's last entry goes: if `id`
+                    // names another tag by now, no entry here carries this
+                    // one. (While this shard's lock is held, an entry here
+                    // that carries `id` keeps it from being freed.)
+                    if inner.tags.name(id).as_deref() != Some(tag) {
+                        continue;
+                    }
+                    for &(_, slot) in part {
+                        if shard.carries(slot, id) {
+                            let cause = RemovalCause::Invalidated;
+                            total += u64::from(shard.remove_live(
+                                slot,
+                                cause,
+                                now,
+                                &inner.totals,
+                                &mut out,
+                            ));
+                        }
+                    }
+                    inner.publish(idx, &shard);
+                }
+                inner.notify(out);
+            }
+        }
+        total
     }
 
     /// Removes every entry whose key satisfies `pred`; returns how many.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::MemoryCache;
 use super::flight::{LeaderGuard, Outcome, Role};
+use super::tally::Count;
 use crate::options::EntryOptions;
 
 /// What a waiter makes of a finished flight: `None` means try again.
@@ -44,14 +45,14 @@ where
         match result {
             Ok(value) => {
                 // Too heavy to cache: still the caller's (and waiters') value.
-                let (_, shard, removals) =
+                let (_, removals) =
                     self.inner
                         .write_quietly(key, value.clone(), options.or_cost(took));
                 // Finish the flight before the listener runs: a listener that
                 // reads this key (it may have been evicted at once) would
                 // otherwise wait on this very flight.
                 guard.finish(Outcome::Ready(value.clone()));
-                self.inner.notify(shard, removals);
+                self.inner.notify(removals);
                 Ok(value)
             }
             Err(error) => {
@@ -114,7 +115,7 @@ where
             }
             match inner.flights.join_or_lead(idx, hash, &key) {
                 Role::Follower(flight) => {
-                    inner.count(idx, |c| &c.load_waits);
+                    inner.count(Count::LoadWaits);
                     if let Some(result) = settle(flight.wait()) {
                         return result;
                     }
@@ -198,7 +199,7 @@ where
             }
             match inner.flights.join_or_lead(idx, hash, &key) {
                 Role::Follower(flight) => {
-                    inner.count(idx, |c| &c.load_waits);
+                    inner.count(Count::LoadWaits);
                     if let Some(result) = settle(flight.wait_async().await) {
                         return result;
                     }

@@ -29,12 +29,12 @@ where
                 shard.purge_expired(now, &inner.totals, &mut out);
                 inner.publish(idx, &shard);
             }
-            inner.notify(idx, out);
+            inner.notify(out);
         }
     }
 
-    /// Checks every internal invariant: each shard's table, slab, policy,
-    /// deadline queue and tag index agree; weights add up; the totals match
+    /// Checks every internal invariant: each shard's table, slots, policy,
+    /// expiry queue and tag index agree; weights add up; the totals match
     /// the shards; the bounds hold. O(n log n). Meant for tests: call it when
     /// no write is in flight, or the totals may be caught mid-update.
     ///
@@ -50,7 +50,7 @@ where
                 .map_err(|e| InvariantError(format!("shard {i}: {e}")))?;
             len += shard.len() as u64;
             weight += shard.weight();
-            prioritized += shard.entries().filter(|e| e.priority() != 0).count() as u64;
+            prioritized += shard.prioritized();
             let published = cell.min_priority.load(Ordering::Relaxed);
             if published != shard.min_priority().map_or(super::cache::EMPTY, i64::from) {
                 return Err(InvariantError(format!(
@@ -58,9 +58,20 @@ where
                 )));
             }
         }
+        for (id, idx, slot) in inner.tags.all() {
+            let carried = inner
+                .shards
+                .get(idx)
+                .is_some_and(|cell| cell.lock.read().carries(slot, id));
+            if !carried {
+                return Err(InvariantError(format!(
+                    "tag {id} indexes slot {slot} of shard {idx}, which does not carry it"
+                )));
+            }
+        }
         let totals = (
             inner.totals.len.load(Ordering::Relaxed),
-            inner.totals.weight.load(Ordering::Relaxed),
+            inner.totals.weight(),
             inner.totals.prioritized.load(Ordering::Relaxed),
         );
         if totals != (len, weight, prioritized) {

@@ -23,9 +23,10 @@
 
 mod builder;
 mod cache;
-mod deadlines;
 mod entry;
 mod evict;
+mod expiry;
+mod extras;
 mod flight;
 mod invalidate;
 mod loader;
@@ -36,9 +37,11 @@ pub mod pressure;
 mod regressions;
 mod removal;
 mod shard;
+mod slots;
 mod snapshot;
 pub mod stats;
 mod tags;
+mod tally;
 
 pub use builder::{MAX_SHARDS, MemoryCacheBuilder};
 pub use cache::MemoryCache;

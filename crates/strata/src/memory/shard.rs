@@ -1,41 +1,68 @@
-//! One shard of the memory tier: a slab of entries, a hash table of slot
-//! numbers, the eviction policy, the deadline queue and the tag index, all
-//! kept consistent under the shard's lock.
+//! One shard of the memory tier: the slots of its entries, a hash table of
+//! slot numbers, the entries' optional parts, the eviction policy, the
+//! expiry queue and the tag index, all kept consistent under the shard's
+//! lock.
 //!
-//! Slot numbers are `u32` so that the table and the policies' per-slot
-//! tables stay small; `Shard::write` refuses the 2^32nd entry of a shard.
+//! Slot numbers are `u32`s below [`MAX_SLOTS`] so that the table and the
+//! policies' links stay small; `Shard::write` refuses an entry beyond them.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
-use slab::Slab;
-use std::hash::BuildHasher;
 
-use super::deadlines::DeadlineQueue;
-use super::entry::{Entry, Meta};
-use super::policy::{AnyPolicy, EvictionPolicy, Facts, Policy, Sizing};
+use super::entry::{Entry, LATEST, Link, Stamp};
+use super::expiry::ExpiryQueue;
+use super::extras::{Extras, Rich};
+use super::policy::{AnyPolicy, Facts, Nodes, Policy, Sizing, Tuner};
 use super::removal::{RemovalCause, Removals};
-use super::tags::TagIndex;
+use super::slots::Slots;
+use super::snapshot::SnapshotEntry;
+use super::tags::Tags;
 use crate::error::InsertError;
 
 /// Totals across all shards, kept by the shards as they change.
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
     pub(crate) len: AtomicU64,
-    pub(crate) weight: AtomicU64,
+    /// Total weight, kept only when entries are weighed: otherwise every
+    /// entry weighs 1 and the weight is the length, which saves every write
+    /// and eviction a locked instruction on a counter all threads share.
+    weight: AtomicU64,
+    weighted: bool,
     /// Entries whose priority is not 0. While this is zero, every entry is in
     /// the same class and eviction never needs to look at other shards.
     pub(crate) prioritized: AtomicU64,
 }
 
 impl Totals {
+    pub(crate) fn new(weighted: bool) -> Self {
+        Self {
+            weighted,
+            ..Self::default()
+        }
+    }
+
+    /// The total weight of the entries.
+    #[inline]
+    pub(crate) fn weight(&self) -> u64 {
+        if self.weighted {
+            self.weight.load(Ordering::Relaxed)
+        } else {
+            self.len.load(Ordering::Relaxed)
+        }
+    }
+
     fn add(&self, weight: u32, priority: i32) {
         self.len.fetch_add(1, Ordering::Relaxed);
-        self.weight.fetch_add(u64::from(weight), Ordering::Relaxed);
+        if self.weighted {
+            self.weight.fetch_add(u64::from(weight), Ordering::Relaxed);
+        }
         if priority != 0 {
             self.prioritized.fetch_add(1, Ordering::Relaxed);
         }
@@ -43,7 +70,9 @@ impl Totals {
 
     fn sub(&self, weight: u32, priority: i32) {
         self.len.fetch_sub(1, Ordering::Relaxed);
-        self.weight.fetch_sub(u64::from(weight), Ordering::Relaxed);
+        if self.weighted {
+            self.weight.fetch_sub(u64::from(weight), Ordering::Relaxed);
+        }
         if priority != 0 {
             self.prioritized.fetch_sub(1, Ordering::Relaxed);
         }
@@ -63,7 +92,7 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
-    /// Whether the entry needs no metadata box at all.
+    /// Whether the entry needs no optional parts at all.
     fn is_plain(&self) -> bool {
         self.expires_at.is_none()
             && self.tti.is_none()
@@ -81,40 +110,131 @@ pub(crate) struct Written {
     pub(crate) replaced: bool,
 }
 
+/// What a shared-lock read found.
+pub(crate) enum Read<K, V> {
+    /// The value, and the key if asked for.
+    Hit(V, Option<K>),
+    Miss,
+    /// The entry had expired: the caller removes it under the exclusive
+    /// lock.
+    Expired,
+}
+
+/// `repr(C)` so that `clock`, which every read stores to, comes first: in
+/// the cache line of the lock word, which every read writes anyway, rather
+/// than in a line of its own that would move between cores too.
+#[repr(C)]
 pub(crate) struct Shard<K, V> {
+    /// Requests seen (gets, hit or not): the policy's clock. Bumped by reads
+    /// under the shared lock with a plain load and store, so it may lose a
+    /// tick to a race; it only needs to move at about the request rate.
+    clock: AtomicU64,
+    /// From `clock` to the policy's ticks.
+    shift: u32,
     table: HashTable<u32>,
-    slab: Slab<Entry<K, V>>,
+    slots: Slots<K, V>,
+    extras: Extras,
     policy: AnyPolicy,
-    deadlines: DeadlineQueue,
-    tags: TagIndex,
+    expiry: ExpiryQueue,
+    /// The cache's tag index, and this shard's number in it.
+    tags: Arc<Tags>,
+    index: usize,
     weight: u64,
-    /// Entries that can expire; bounds the stale items of `deadlines`.
+    /// Entries that can expire; bounds the stale items of `expiry`.
     expiring: usize,
     /// The cache's hasher, for the paths that must hash a key again.
     hasher: FixedState,
 }
 
+/// The policy's view of a shard's slots.
+struct ShardNodes<'a, K, V> {
+    slots: &'a mut Slots<K, V>,
+    extras: &'a Extras,
+    hasher: &'a FixedState,
+    now: u32,
+}
+
+impl<K: Hash, V> Nodes for ShardNodes<'_, K, V> {
+    #[inline]
+    fn now(&self) -> u32 {
+        self.now
+    }
+    #[inline]
+    fn link(&self, slot: u32) -> Link {
+        // The policy only names linked slots; a stray name reads as the end
+        // of a queue rather than a panic.
+        self.slots.link(slot).unwrap_or(Link::new(
+            super::entry::NIL,
+            super::entry::Segment::Window,
+            0,
+        ))
+    }
+    #[inline]
+    fn set_link(&mut self, slot: u32, link: Link) {
+        self.slots.set_link(slot, link);
+    }
+    #[inline]
+    fn is_live(&self, slot: u32) -> bool {
+        self.slots.get(slot).is_some()
+    }
+    #[inline]
+    fn stamp(&self, slot: u32) -> Stamp {
+        self.slots.get(slot).map_or(Stamp::default(), Entry::stamp)
+    }
+    #[inline]
+    fn set_stamp(&mut self, slot: u32, stamp: Stamp) {
+        if let Some(entry) = self.slots.get(slot) {
+            entry.stamp.store(stamp.0, Ordering::Relaxed);
+        }
+    }
+    #[inline]
+    fn hash(&self, slot: u32) -> u64 {
+        self.slots
+            .get(slot)
+            .map_or(0, |e| self.hasher.hash_one(&e.key))
+    }
+    #[inline]
+    fn weight(&self, slot: u32) -> u32 {
+        self.extras.weight(slot)
+    }
+    #[inline]
+    fn release(&mut self, slot: u32) {
+        self.slots.release(slot);
+    }
+}
+
 impl<K: Hash + Eq, V> Shard<K, V> {
-    pub(crate) fn new(policy: Policy, sizing: Sizing, hasher: FixedState) -> Self {
+    /// Shard number `index` of a cache whose shards share `tags` (and the
+    /// tuner, for `Adaptive`).
+    pub(crate) fn new(
+        index: usize,
+        policy: Policy,
+        sizing: Sizing,
+        hasher: FixedState,
+        weighted: bool,
+        tags: Arc<Tags>,
+        tuner: Option<Arc<Tuner>>,
+    ) -> Self {
+        let policy = AnyPolicy::new(policy, sizing, tuner);
+        let shift = policy.tick_shift();
         Self {
             table: HashTable::new(),
-            slab: Slab::new(),
-            policy: AnyPolicy::new(policy, sizing),
-            deadlines: DeadlineQueue::default(),
-            tags: TagIndex::default(),
+            clock: AtomicU64::new(0),
+            shift,
+            slots: Slots::new(sizing.entries as usize, tags.slot_limit()),
+            extras: Extras::new(weighted),
+            policy,
+            expiry: ExpiryQueue::default(),
+            tags,
+            index,
             weight: 0,
             expiring: 0,
             hasher,
         }
     }
 
-    /// The hash of the key in `slot`.
-    fn hash_of(&self, slot: u32) -> u64 {
-        self.hasher.hash_one(&self.slab[slot as usize].key)
-    }
-
     pub(crate) fn len(&self) -> usize {
-        self.slab.len()
+        self.slots.len()
     }
 
     pub(crate) fn weight(&self) -> u64 {
@@ -126,109 +246,246 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.expiring > 0
     }
 
+    /// Whether reads need only the shared lock.
+    #[inline]
+    pub(crate) fn reads_are_shared(&self) -> bool {
+        self.policy.reads_are_shared()
+    }
+
+    /// Counts one request on the policy's clock and returns the time in its
+    /// ticks.
+    #[inline]
+    pub(crate) fn tick(&self) -> u32 {
+        let clock = self.clock.load(Ordering::Relaxed).wrapping_add(1);
+        self.clock.store(clock, Ordering::Relaxed);
+        ((clock >> self.shift) as u32) & Stamp::TIME_MASK
+    }
+
+    fn now_ticks(&self) -> u32 {
+        ((self.clock.load(Ordering::Relaxed) >> self.shift) as u32) & Stamp::TIME_MASK
+    }
+
+    #[inline]
     pub(crate) fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let slots = &self.slots;
         self.table
-            .find(hash, |&slot| self.slab[slot as usize].key.borrow() == key)
+            .find(hash, |&slot| {
+                slots.get(slot).is_some_and(|e| e.key.borrow() == key)
+            })
             .copied()
     }
 
-    /// The entry in `slot`. Slots come from `find`, `victim` or the tag
-    /// index, all of which only hold occupied slots.
-    pub(crate) fn entry(&self, slot: u32) -> &Entry<K, V> {
-        &self.slab[slot as usize]
+    /// The entry in `slot`, if live.
+    pub(crate) fn entry(&self, slot: u32) -> Option<&Entry<K, V>> {
+        self.slots.get(slot)
+    }
+
+    /// The priority of the entry in `slot` (0 if vacant).
+    pub(crate) fn priority(&self, slot: u32) -> i32 {
+        self.slots
+            .get(slot)
+            .map_or(0, |e| self.extras.priority(slot, e.link))
+    }
+
+    /// The weight of the entry in `slot`.
+    pub(crate) fn weight_of(&self, slot: u32) -> u32 {
+        self.extras.weight(slot)
+    }
+
+    /// The deadline of the entry in `slot`, if it can expire.
+    pub(crate) fn deadline(&self, slot: u32) -> Option<u64> {
+        let entry = self.slots.get(slot)?;
+        self.extras.deadline(slot, entry.link)
+    }
+
+    /// Whether the entry in `slot` has expired by `now`.
+    pub(crate) fn is_expired(&self, slot: u32, now: u64) -> bool {
+        self.deadline(slot).is_some_and(|d| d <= now)
+    }
+
+    /// Whether reading the entry in `slot` needs the current time.
+    pub(crate) fn needs_clock(&self, slot: u32) -> bool {
+        self.slots
+            .get(slot)
+            .is_some_and(|e| e.link.has(Link::EXPIRES))
     }
 
     /// The slot holding an entry with `hash`, if `slot` still does.
     pub(crate) fn still_holds(&self, slot: u32, hash: u64) -> Option<u32> {
-        self.slab
-            .get(slot as usize)
+        self.slots
+            .get(slot)
             .is_some_and(|e| self.hasher.hash_one(&e.key) == hash)
             .then_some(slot)
     }
 
-    pub(crate) fn entries(&self) -> impl Iterator<Item = &Entry<K, V>> {
-        self.slab.iter().map(|(_, e)| e)
+    /// Reads `key` under the shared lock: records the use in the entry's
+    /// stamp (and its idle clock), or reports a miss or an expired entry.
+    /// `now` gives the time, read only for entries that can expire.
+    #[inline]
+    pub(crate) fn read<Q>(
+        &self,
+        hash: u64,
+        key: &Q,
+        want_key: bool,
+        now: impl FnOnce() -> u64,
+    ) -> Read<K, V>
+    where
+        K: Borrow<Q> + Clone,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let ticks = self.tick();
+        let Some(slot) = self.find(hash, key) else {
+            return Read::Miss;
+        };
+        let Some(entry) = self.slots.get(slot) else {
+            return Read::Miss;
+        };
+        if entry.link.has(Link::EXPIRES) {
+            let now = now();
+            if self.extras.is_expired(slot, entry.link, now) {
+                return Read::Expired;
+            }
+            self.extras.touch(slot, entry.link, now);
+        }
+        entry.touch(ticks);
+        Read::Hit(entry.value.clone(), want_key.then(|| entry.key.clone()))
     }
 
+    /// The facts the policy may know of the entry in `slot`.
+    #[inline]
     fn facts(&self, slot: u32, hash: u64) -> Facts {
-        let entry = &self.slab[slot as usize];
+        let link = self.slots.get(slot).map_or(
+            Link::new(super::entry::NIL, super::entry::Segment::Window, 0),
+            |e| e.link,
+        );
+        if link.flags() == 0 {
+            return Facts {
+                priority: 0,
+                weight: self.extras.weight(slot),
+                cost: 0,
+                deadline: None,
+                hash,
+            };
+        }
         Facts {
-            priority: entry.priority(),
-            weight: entry.weight,
-            cost: entry.meta.as_ref().map_or(0, |m| m.cost),
-            deadline: entry.deadline(),
+            priority: self.extras.priority(slot, link),
+            weight: self.extras.weight(slot),
+            cost: self.extras.cost(slot, link),
+            deadline: self.extras.deadline(slot, link),
             hash,
         }
     }
 
-    /// Records a read of `slot`, whose key has `hash`, at `now` (for the
-    /// policy and time to idle).
+    /// Records a read of `slot` at `now` with a policy that needs the
+    /// exclusive lock for it (and refreshes the idle clock).
     pub(crate) fn access(&mut self, slot: u32, hash: u64, now: u64) {
-        self.slab[slot as usize].touch(now);
+        let Some(entry) = self.slots.get(slot) else {
+            return;
+        };
+        self.extras.touch(slot, entry.link, now);
         let facts = self.facts(slot, hash);
         self.policy.access(slot, &facts);
     }
 
-    fn make_meta(&self, spec: Spec, now: u64) -> Option<Box<Meta>> {
+    /// Runs `f` with the policy and its view of the slots.
+    fn with_policy<R>(
+        &mut self,
+        f: impl FnOnce(&mut AnyPolicy, &mut ShardNodes<'_, K, V>) -> R,
+    ) -> R {
+        let now = self.now_ticks();
+        let mut nodes = ShardNodes {
+            slots: &mut self.slots,
+            extras: &self.extras,
+            hasher: &self.hasher,
+            now,
+        };
+        f(&mut self.policy, &mut nodes)
+    }
+
+    /// Stores the options of `spec` for the entry in `slot` and indexes its
+    /// tags and deadline; returns the link flags that say what it has.
+    #[inline]
+    fn store_options(&mut self, slot: u32, spec: Spec, now: u64) -> u32 {
         if spec.is_plain() {
-            return None;
+            // An empty map owns no memory, and its destructor costs more
+            // than the rest of a plain write's options put together.
+            std::mem::forget(spec.metadata);
+            return 0;
         }
-        let mut tags: Vec<_> = spec.tags.iter().map(|t| self.tags.intern(t)).collect();
-        tags.dedup();
-        Some(Box::new(Meta {
-            expires_at: spec.expires_at,
+        self.store_rich_options(slot, spec, now)
+    }
+
+    fn store_rich_options(&mut self, slot: u32, spec: Spec, now: u64) -> u32 {
+        let mut flags = 0;
+        let mut ids: Vec<u32> = spec
+            .tags
+            .iter()
+            .map(|t| self.tags.add(t, self.index, slot))
+            .collect();
+        ids.dedup();
+        let first_tag = ids.first().copied();
+        if first_tag.is_some() {
+            flags |= Link::TAGGED;
+        }
+        if spec.expires_at.is_some() || spec.tti.is_some() {
+            flags |= Link::EXPIRES;
+        }
+        let rich = Rich {
             tti: spec.tti,
             last_access: AtomicU64::new(now),
-            queued_at: u64::MAX,
             priority: spec.priority,
             cost: spec.cost,
-            tags: tags.into_boxed_slice(),
+            more_tags: ids.get(1..).unwrap_or_default().into(),
             metadata: spec.metadata,
-        }))
-    }
-
-    /// Indexes the tags and deadline of the entry in `slot`.
-    fn index_entry(&mut self, slot: u32) {
-        let entry = &mut self.slab[slot as usize];
-        let Some(meta) = entry.meta.as_mut() else {
-            return;
         };
-        for tag in meta.tags.iter() {
-            self.tags.add(tag, slot);
+        let rich = rich.is_needed().then(|| Box::new(rich));
+        if rich.is_some() {
+            flags |= Link::RICH;
         }
-        if meta.can_expire() {
+        let capacity = self.slots.capacity();
+        self.extras
+            .set_columns(slot, spec.expires_at, first_tag, capacity);
+        self.extras.set_rich(slot, rich);
+        if flags & Link::EXPIRES != 0 {
             self.expiring += 1;
+            let link = Link::new(0, super::entry::Segment::Window, flags);
+            if let Some(deadline) = self.extras.deadline(slot, link) {
+                self.expiry.push(deadline, slot);
+            }
         }
-        if let Some(deadline) = meta.deadline() {
-            meta.queued_at = deadline;
-            self.deadlines.push(deadline, slot);
+        flags
+    }
+
+    /// Forgets the options of the entry in `slot` (its tags leave the
+    /// index; its expiry item goes stale).
+    #[inline]
+    fn clear_options(&mut self, slot: u32, link: Link) {
+        if link.flags() != 0 {
+            self.clear_rich_options(slot, link);
         }
     }
 
-    /// Removes the tags and expiry bookkeeping of the entry in `slot`.
-    /// Its deadline-queue item goes stale and is skipped later.
-    fn unindex_entry(&mut self, slot: u32) {
-        let entry = &self.slab[slot as usize];
-        let Some(meta) = entry.meta.as_ref() else {
-            return;
-        };
-        for tag in meta.tags.iter() {
-            self.tags.remove(tag, slot);
+    fn clear_rich_options(&mut self, slot: u32, link: Link) {
+        for id in self.extras.tag_ids(slot, link) {
+            self.tags.remove(id, self.index, slot);
         }
-        if meta.can_expire() {
+        if link.has(Link::EXPIRES) {
             self.expiring -= 1;
         }
+        self.extras.take(slot);
     }
 
     /// Inserts or overwrites `key`. An overwritten value goes to `out` as
     /// [`RemovalCause::Replaced`], with the key given here.
     ///
     /// # Errors
-    /// [`InsertError::ShardFull`] at the 2^32nd entry; the shard is unchanged.
+    /// [`InsertError::ShardFull`] at the shard's slot limit; the shard is
+    /// unchanged.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn write(
         &mut self,
@@ -241,50 +498,91 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         totals: &Totals,
         out: &mut Removals<K, V>,
     ) -> Result<Written, InsertError> {
-        let meta = self.make_meta(spec, now);
+        let mut replaced = false;
         if let Some(slot) = self.find(hash, &key) {
-            self.unindex_entry(slot);
-            let entry = &mut self.slab[slot as usize];
-            totals.sub(entry.weight, entry.priority());
-            self.weight -= u64::from(entry.weight);
-            let old = std::mem::replace(&mut entry.value, value);
-            entry.weight = weight;
-            entry.meta = meta;
-            totals.add(weight, entry.priority());
-            self.weight += u64::from(weight);
-            self.index_entry(slot);
-            let facts = self.facts(slot, hash);
-            self.policy.update(slot, &facts);
-            out.push((key, old, RemovalCause::Replaced));
-            return Ok(Written {
-                slot,
-                replaced: true,
+            let old = self.facts(slot, hash);
+            // The Adaptive policy's queues are per priority class and
+            // singly linked, so an entry cannot change class in place: it
+            // leaves and comes back as new.
+            if !(self.policy.keeps_links() && old.priority != spec.priority) {
+                return Ok(
+                    self.overwrite(slot, hash, key, value, weight, spec, now, old, totals, out)
+                );
+            }
+            if let Some((old_key, old_value)) =
+                self.remove_slot(slot, RemovalCause::Replaced, totals)
+            {
+                out.push((old_key, old_value, RemovalCause::Replaced));
+            }
+            replaced = true;
+        }
+        let entry = Entry::new(key, value, 0);
+        let Some(slot) = self.slots.insert(entry) else {
+            return Err(InsertError::ShardFull);
+        };
+        self.extras.set_weight(slot, weight, self.slots.capacity());
+        let flags = self.store_options(slot, spec, now);
+        if let Some(entry) = self.slots.get_mut(slot) {
+            entry.link = entry.link.with_flags(flags);
+        }
+        let priority = self.priority(slot);
+        totals.add(weight, priority);
+        self.weight += u64::from(weight);
+        {
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.table.insert_unique(hash, slot, |&s| {
+                slots.get(s).map_or(0, |e| hasher.hash_one(&e.key))
             });
         }
-        let slot = u32::try_from(self.slab.vacant_key())
-            .ok()
-            .filter(|&s| s != u32::MAX)
-            .ok_or(InsertError::ShardFull)?;
-        let entry = Entry {
-            key,
-            value,
-            weight,
-            meta,
-        };
-        totals.add(weight, entry.priority());
-        self.weight += u64::from(weight);
-        let at = self.slab.insert(entry);
-        debug_assert_eq!(at, slot as usize);
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.table
-            .insert_unique(hash, slot, |&s| hasher.hash_one(&slab[s as usize].key));
-        self.index_entry(slot);
         let facts = self.facts(slot, hash);
-        self.policy.insert(slot, &facts);
-        Ok(Written {
+        self.with_policy(|policy, nodes| policy.insert(slot, &facts, nodes));
+        Ok(Written { slot, replaced })
+    }
+
+    /// Overwrites the live entry in `slot` in place.
+    #[allow(clippy::too_many_arguments)]
+    fn overwrite(
+        &mut self,
+        slot: u32,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        spec: Spec,
+        now: u64,
+        old: Facts,
+        totals: &Totals,
+        out: &mut Removals<K, V>,
+    ) -> Written {
+        let link = self.slots.get(slot).map(|e| e.link);
+        if let Some(link) = link {
+            self.clear_options(slot, link);
+        }
+        totals.sub(old.weight, old.priority);
+        self.weight -= u64::from(old.weight);
+        self.extras.set_weight(slot, weight, self.slots.capacity());
+        let flags = self.store_options(slot, spec, now);
+        let ticks = self.now_ticks();
+        let old_value = match self.slots.get_mut(slot) {
+            Some(entry) => {
+                entry.link = entry.link.with_flags(flags);
+                // A write is a use.
+                entry.touch(ticks);
+                Some(std::mem::replace(&mut entry.value, value))
+            }
+            None => None,
+        };
+        let facts = self.facts(slot, hash);
+        totals.add(weight, facts.priority);
+        self.weight += u64::from(weight);
+        self.with_policy(|policy, nodes| policy.update(slot, &old, &facts, nodes));
+        if let Some(old_value) = old_value {
+            out.push((key, old_value, RemovalCause::Replaced));
+        }
+        Written {
             slot,
-            replaced: false,
-        })
+            replaced: true,
+        }
     }
 
     /// Removes the entry in `slot` for `cause` and returns its key and value.
@@ -293,21 +591,26 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         slot: u32,
         cause: RemovalCause,
         totals: &Totals,
-    ) -> (K, V) {
-        self.unindex_entry(slot);
-        let hash = self.hash_of(slot);
-        let entry = self.slab.remove(slot as usize);
+    ) -> Option<(K, V)> {
+        let entry = self.slots.get(slot)?;
+        let (hash, link) = (self.hasher.hash_one(&entry.key), entry.link);
+        let facts = self.facts(slot, hash);
+        self.with_policy(|policy, nodes| {
+            if cause == RemovalCause::Capacity {
+                policy.evict(slot, &facts, nodes);
+            } else {
+                policy.remove(slot, &facts, nodes);
+            }
+        });
+        self.clear_options(slot, link);
+        let keep_link = self.policy.keeps_links();
+        let entry = self.slots.remove(slot, keep_link)?;
         if let Ok(found) = self.table.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
-        if cause == RemovalCause::Capacity {
-            self.policy.evict(slot);
-        } else {
-            self.policy.remove(slot);
-        }
-        self.weight -= u64::from(entry.weight);
-        totals.sub(entry.weight, entry.priority());
-        (entry.key, entry.value)
+        self.weight -= u64::from(facts.weight);
+        totals.sub(facts.weight, facts.priority);
+        Some((entry.key, entry.value))
     }
 
     /// Removes `slot` for `cause`, or for [`RemovalCause::Expired`] if it had
@@ -321,7 +624,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         totals: &Totals,
         out: &mut Removals<K, V>,
     ) -> bool {
-        let live = !self.entry(slot).is_expired(now);
+        let live = !self.is_expired(slot, now);
         let cause = if live { cause } else { RemovalCause::Expired };
         self.remove_into(slot, cause, totals, out);
         live
@@ -335,74 +638,114 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         totals: &Totals,
         out: &mut Removals<K, V>,
     ) {
-        let (key, value) = self.remove_slot(slot, cause, totals);
-        out.push((key, value, cause));
+        if let Some((key, value)) = self.remove_slot(slot, cause, totals) {
+            out.push((key, value, cause));
+        }
     }
 
     /// Removes every entry whose deadline has passed at `now`.
+    #[inline]
     pub(crate) fn purge_expired(&mut self, now: u64, totals: &Totals, out: &mut Removals<K, V>) {
-        while let Some((queued, slot)) = self.deadlines.pop_due(now) {
-            let Some(meta) = self
-                .slab
-                .get_mut(slot as usize)
-                .and_then(|e| e.meta.as_mut())
-            else {
-                continue; // stale: the slot is empty or reused without options
-            };
-            if meta.queued_at != queued {
-                continue; // stale: the entry was re-queued or the slot reused
-            }
-            match meta.deadline() {
+        if self.expiring > 0 || self.expiry.len() > 0 {
+            self.purge_due(now, totals, out);
+        }
+    }
+
+    fn purge_due(&mut self, now: u64, totals: &Totals, out: &mut Removals<K, V>) {
+        let mut later = Vec::new();
+        while let Some(slot) = self.expiry.pop_due(now) {
+            match self.deadline(slot) {
                 Some(deadline) if deadline <= now => {
                     self.remove_into(slot, RemovalCause::Expired, totals, out);
                 }
-                Some(deadline) => {
-                    // A read extended the idle deadline: wait for the real one.
-                    meta.queued_at = deadline;
-                    self.deadlines.push(deadline, slot);
-                }
-                None => meta.queued_at = u64::MAX,
+                // Not due yet (its tick has begun, or a read extended its
+                // idle deadline): queue it again at its real deadline, after
+                // this loop, which would otherwise pop it again.
+                Some(deadline) => later.push((deadline, slot)),
+                None => {} // stale: the slot is empty or reused without expiry
             }
         }
-        self.compact_deadlines();
+        for (deadline, slot) in later {
+            self.expiry.push(deadline, slot);
+        }
+        self.compact_expiry();
     }
 
-    /// Drops stale deadline items once they outnumber live ones.
-    fn compact_deadlines(&mut self) {
-        if self.deadlines.len() <= 2 * self.expiring + 64 {
+    /// Drops stale expiry items once they outnumber live ones.
+    fn compact_expiry(&mut self) {
+        if self.expiry.len() <= 2 * self.expiring + 64 {
             return;
         }
-        let live = self.slab.iter().filter_map(|(slot, e)| {
-            let meta = e.meta.as_ref()?;
-            (meta.queued_at != u64::MAX).then_some((meta.queued_at, slot as u32))
-        });
-        let live: Vec<_> = live.collect();
-        self.deadlines.rebuild(live.into_iter());
+        let live: Vec<(u64, u32)> = self
+            .slots
+            .iter()
+            .filter_map(|(slot, e)| Some((self.extras.deadline(slot, e.link)?, slot)))
+            .collect();
+        self.expiry.rebuild(live.into_iter());
     }
 
     /// The next entry to evict other than `skip`, with its priority.
-    pub(crate) fn victim(&self, skip: Option<u32>) -> Option<(u32, i32)> {
-        self.policy
-            .victim(skip)
-            .map(|slot| (slot, self.slab[slot as usize].priority()))
+    pub(crate) fn victim(&mut self, skip: Option<u32>) -> Option<(u32, i32)> {
+        let slot = self.with_policy(|policy, nodes| policy.victim(skip, nodes))?;
+        Some((slot, self.priority(slot)))
     }
 
     pub(crate) fn min_priority(&self) -> Option<i32> {
         self.policy.min_priority()
     }
 
-    /// The slots of entries carrying `tag`.
-    pub(crate) fn tagged(&self, tag: &str) -> Vec<u32> {
-        self.tags.slots(tag)
+    /// Whether the entry in `slot` carries tag `id`.
+    pub(crate) fn carries(&self, slot: u32, id: u32) -> bool {
+        self.slots
+            .get(slot)
+            .is_some_and(|e| self.extras.tag_ids(slot, e.link).any(|t| t == id))
     }
 
     /// The slots of entries whose key satisfies `pred`.
     pub(crate) fn matching(&self, mut pred: impl FnMut(&K) -> bool) -> Vec<u32> {
-        self.slab
+        self.slots
             .iter()
             .filter(|(_, e)| pred(&e.key))
-            .map(|(slot, _)| slot as u32)
+            .map(|(slot, _)| slot)
             .collect()
+    }
+
+    /// Entries with a priority other than 0. For `validate`.
+    pub(crate) fn prioritized(&self) -> u64 {
+        self.slots
+            .iter()
+            .filter(|&(slot, e)| self.extras.priority(slot, e.link) != 0)
+            .count() as u64
+    }
+
+    /// Appends every entry live at `now`, with its options, to `out`.
+    pub(crate) fn snapshot_into(&self, now: u64, out: &mut Vec<SnapshotEntry<K, V>>)
+    where
+        K: Clone,
+        V: Clone,
+    {
+        for (slot, e) in self.slots.iter() {
+            if self.extras.is_expired(slot, e.link, now) {
+                continue;
+            }
+            let mut entry = SnapshotEntry::new(e.key.clone(), e.value.clone());
+            entry.expires_in = self
+                .extras
+                .ttl_deadline(slot, e.link)
+                .map(|at| Duration::from_nanos(at.saturating_sub(now)));
+            entry.tags = self
+                .extras
+                .tag_ids(slot, e.link)
+                .filter_map(|id| self.tags.name(id).map(|n| n.to_string()))
+                .collect();
+            if let Some(rich) = self.extras.rich(slot, e.link) {
+                entry.tti = rich.tti.map(Duration::from_nanos);
+                entry.priority = rich.priority;
+                entry.cost = (rich.cost > 0).then(|| Duration::from_nanos(rich.cost));
+                entry.metadata = rich.metadata.clone();
+            }
+            out.push(entry);
+        }
     }
 
     /// Removes everything, recording each entry in `out` with `cause` (or
@@ -416,9 +759,26 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         out: &mut Removals<K, V>,
     ) -> u64 {
         let mut live = 0;
-        for entry in self.slab.drain() {
-            totals.sub(entry.weight, entry.priority());
-            let cause = if entry.is_expired(now) {
+        for (slot, e) in self.slots.iter() {
+            for id in self.extras.tag_ids(slot, e.link) {
+                self.tags.remove(id, self.index, slot);
+            }
+        }
+        let doomed: Vec<(u32, bool, u32, i32)> = self
+            .slots
+            .iter()
+            .map(|(slot, e)| {
+                (
+                    slot,
+                    self.extras.is_expired(slot, e.link, now),
+                    self.extras.weight(slot),
+                    self.extras.priority(slot, e.link),
+                )
+            })
+            .collect();
+        for (entry, (_, expired, weight, priority)) in self.slots.drain().zip(doomed) {
+            totals.sub(weight, priority);
+            let cause = if expired {
                 RemovalCause::Expired
             } else {
                 live += 1;
@@ -427,9 +787,9 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             out.push((entry.key, entry.value, cause));
         }
         self.table.clear();
+        self.extras.clear();
         self.policy.clear();
-        self.deadlines.clear();
-        self.tags.clear();
+        self.expiry.clear();
         self.weight = 0;
         self.expiring = 0;
         live
@@ -437,49 +797,36 @@ impl<K: Hash + Eq, V> Shard<K, V> {
 
     /// Checks every invariant of the shard. O(n log n); for tests.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.table.len() != self.slab.len() {
+        self.slots.validate()?;
+        if self.table.len() != self.slots.len() {
             return Err(format!(
-                "table holds {} slots, slab {}",
+                "table holds {} slots, the shard {}",
                 self.table.len(),
-                self.slab.len()
+                self.slots.len()
             ));
         }
         let mut weight = 0u64;
         let mut expiring = 0usize;
-        let mut resident = Vec::with_capacity(self.slab.len());
-        for (slot, entry) in &self.slab {
-            let slot = slot as u32;
+        let mut resident = Vec::with_capacity(self.slots.len());
+        for (slot, entry) in self.slots.iter() {
             resident.push(slot);
-            weight += u64::from(entry.weight);
+            weight += u64::from(self.extras.weight(slot));
             if self.find(self.hasher.hash_one(&entry.key), &entry.key) != Some(slot) {
                 return Err(format!("slot {slot} is not found by its key"));
             }
-            for tag in entry.tags() {
-                if !self.tags.contains(tag, slot) {
-                    return Err(format!("slot {slot}: tag {tag:?} not indexed"));
+            for id in self.extras.tag_ids(slot, entry.link) {
+                if !self.tags.contains(id, self.index, slot) {
+                    return Err(format!("slot {slot}: tag {id} not indexed"));
                 }
             }
-            if let Some(meta) = &entry.meta {
-                if meta.can_expire() {
-                    expiring += 1;
-                }
-                if let Some(deadline) = meta.deadline() {
-                    // The queued deadline is a lower bound on the real one.
-                    if meta.queued_at > deadline || !self.deadlines.contains(meta.queued_at, slot) {
-                        return Err(format!("slot {slot}: deadline {deadline} not queued"));
-                    }
-                }
+            if entry.link.has(Link::EXPIRES) {
+                expiring += 1;
             }
-        }
-        for (tag, slots) in self.tags.iter() {
-            for &slot in slots {
-                let tagged = self
-                    .slab
-                    .get(slot as usize)
-                    .is_some_and(|e| e.tags().iter().any(|t| t == tag));
-                if !tagged {
-                    return Err(format!("tag {tag:?} indexes slot {slot} without it"));
-                }
+            if let Some(deadline) = self.extras.deadline(slot, entry.link)
+                && deadline < LATEST
+                && !self.expiry.covers(deadline, slot)
+            {
+                return Err(format!("slot {slot}: deadline {deadline} not queued"));
             }
         }
         if weight != self.weight {
@@ -494,13 +841,55 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                 self.expiring
             ));
         }
-        if self.policy.len() != self.slab.len() {
+        if self.policy.len() != self.slots.len() {
             return Err(format!(
                 "policy tracks {}, shard holds {}",
                 self.policy.len(),
-                self.slab.len()
+                self.slots.len()
             ));
         }
-        self.policy.validate(&resident)
+        let nodes = ReadNodes {
+            slots: &self.slots,
+            extras: &self.extras,
+            hasher: &self.hasher,
+        };
+        self.policy.validate(&resident, &nodes)
     }
+}
+
+/// A read-only view of a shard's slots, for `validate`.
+struct ReadNodes<'a, K, V> {
+    slots: &'a Slots<K, V>,
+    extras: &'a Extras,
+    hasher: &'a FixedState,
+}
+
+impl<K: Hash, V> Nodes for ReadNodes<'_, K, V> {
+    fn now(&self) -> u32 {
+        0
+    }
+    fn link(&self, slot: u32) -> Link {
+        self.slots.link(slot).unwrap_or(Link::new(
+            super::entry::NIL,
+            super::entry::Segment::Window,
+            0,
+        ))
+    }
+    fn set_link(&mut self, _slot: u32, _link: Link) {}
+    fn is_live(&self, slot: u32) -> bool {
+        self.slots.get(slot).is_some()
+    }
+    fn stamp(&self, slot: u32) -> Stamp {
+        self.slots.get(slot).map_or(Stamp::default(), Entry::stamp)
+    }
+    fn set_stamp(&mut self, _slot: u32, _stamp: Stamp) {}
+    fn hash(&self, slot: u32) -> u64 {
+        self.slots
+            .get(slot)
+            .map_or(0, |e| self.hasher.hash_one(&e.key))
+    }
+    fn weight(&self, slot: u32) -> u32 {
+        self.extras.weight(slot)
+    }
+    fn release(&mut self, _slot: u32) {}
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::MemoryCache;
-use super::entry::Entry;
 use crate::options::EntryOptions;
 
 /// One entry with its options, as exported by [`MemoryCache::snapshot`].
@@ -110,21 +109,6 @@ pub struct ImportReport {
     pub rejected: u64,
 }
 
-fn snapshot_of<K: Clone, V: Clone>(entry: &Entry<K, V>, now: u64) -> SnapshotEntry<K, V> {
-    let mut out = SnapshotEntry::new(entry.key.clone(), entry.value.clone());
-    if let Some(meta) = &entry.meta {
-        out.expires_in = meta
-            .expires_at
-            .map(|at| Duration::from_nanos(at.saturating_sub(now)));
-        out.tti = meta.tti.map(Duration::from_nanos);
-        out.tags = meta.tags.iter().map(|t| t.to_string()).collect();
-        out.priority = meta.priority;
-        out.cost = (meta.cost > 0).then(|| Duration::from_nanos(meta.cost));
-        out.metadata = meta.metadata.clone();
-    }
-    out
-}
-
 impl<K, V> MemoryCache<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -138,13 +122,7 @@ where
         let now = inner.clock.now_nanos();
         let mut out = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
         for cell in inner.shards.iter() {
-            let shard = cell.lock.read();
-            out.extend(
-                shard
-                    .entries()
-                    .filter(|e| !e.is_expired(now))
-                    .map(|e| snapshot_of(e, now)),
-            );
+            cell.lock.read().snapshot_into(now, &mut out);
         }
         out
     }

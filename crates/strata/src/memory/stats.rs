@@ -1,15 +1,13 @@
 //! What the cache counts and how it reports it.
 //!
-//! Counters are per shard (cache-padded with the shard), so threads working
-//! on different shards never share a counter's cache line. Latency and hot
-//! keys are *sampled*: one operation in [`LATENCY_SAMPLE`] is timed and one
-//! read hit in [`HOT_KEY_SAMPLE`] is counted, on average, decided by a
-//! thread-local pseudo-random draw, so the cost per operation is a few instructions. With stats
-//! off, none of it runs.
+//! Counts are exact, kept per thread without locked instructions (see
+//! `tally`). Latency and hot keys are *sampled*: one operation in
+//! [`LATENCY_SAMPLE`] is timed and one read hit in [`HOT_KEY_SAMPLE`] is
+//! counted, on average, picked by a per-thread countdown of random length,
+//! so the cost per operation is a few instructions. With stats off, none of
+//! it runs.
 
-use std::cell::Cell;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -21,72 +19,41 @@ use super::MemoryCache;
 use super::policy::Policy;
 use super::pressure::PressureStats;
 use super::removal::RemovalCause;
+use super::tally::{Count, this_thread};
 
 /// One operation in this many is timed.
 pub const LATENCY_SAMPLE: u32 = 64;
 /// One read hit in this many is counted for the hot-key ranking.
-pub const HOT_KEY_SAMPLE: u32 = 64;
+pub const HOT_KEY_SAMPLE: u32 = LATENCY_SAMPLE;
 
 /// Slowest latency the histograms keep distinct; slower ones count as this.
 const LATENCY_CEILING_NS: u64 = 60_000_000_000;
 
-/// Counters of one shard.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
-    pub(crate) inserts: AtomicU64,
-    pub(crate) updates: AtomicU64,
-    pub(crate) load_waits: AtomicU64,
-    pub(crate) removals: [AtomicU64; 5],
-}
-
-impl Counters {
-    pub(crate) fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn removed(&self, cause: RemovalCause) {
-        Self::bump(&self.removals[cause.index()]);
-    }
-}
-
-/// Which optional measurements this operation takes part in.
+/// Which optional measurements this operation takes part in, and the
+/// calling thread's slot for counting it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sample {
     pub(crate) started: Option<Instant>,
     pub(crate) hot: bool,
+    pub(crate) slot: usize,
 }
 
 impl Sample {
     pub(crate) const NONE: Sample = Sample {
         started: None,
         hot: false,
+        slot: 0,
     };
 
+    #[inline]
     pub(crate) fn take() -> Sample {
-        // A per-thread xorshift rather than a counter: a counter aliases
-        // with call patterns (alternating insert and get would sample only
-        // one of them), a pseudo-random draw cannot.
-        static SEEDS: AtomicU32 = AtomicU32::new(0x9E37_79B9);
-        thread_local! {
-            static STATE: Cell<u32> = const { Cell::new(0) };
-        }
-        let x = STATE.with(|state| {
-            let mut x = state.get();
-            if x == 0 {
-                x = SEEDS.fetch_add(0x9E37_79B9, Ordering::Relaxed) | 1;
-            }
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            state.set(x);
-            x
-        });
+        // One countdown for both: a sampled operation is timed, and if it
+        // is a read hit its key is ranked. The two do not interfere.
+        let (slot, sampled) = this_thread(LATENCY_SAMPLE);
         Sample {
-            started: x.is_multiple_of(LATENCY_SAMPLE).then(Instant::now),
-            // Different bits than the latency draw, so the two are independent.
-            hot: (x >> 16).is_multiple_of(HOT_KEY_SAMPLE),
+            started: sampled.then(Instant::now),
+            hot: sampled,
+            slot,
         }
     }
 }
@@ -146,10 +113,8 @@ impl<K: Hash + Eq + Clone + Send + 'static> Recorder<K> {
         }
     }
 
-    fn record(histogram: &Mutex<Histogram<u64>>, sample: Sample) {
-        let Some(started) = sample.started else {
-            return;
-        };
+    #[cold]
+    fn record(histogram: &Mutex<Histogram<u64>>, started: Instant) {
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         // A contended histogram drops the sample rather than make a cache
         // operation wait on bookkeeping.
@@ -158,14 +123,21 @@ impl<K: Hash + Eq + Clone + Send + 'static> Recorder<K> {
         }
     }
 
+    #[inline]
     pub(crate) fn record_get(&self, sample: Sample) {
-        Self::record(&self.get_latency, sample);
+        if let Some(started) = sample.started {
+            Self::record(&self.get_latency, started);
+        }
     }
 
+    #[inline]
     pub(crate) fn record_insert(&self, sample: Sample) {
-        Self::record(&self.insert_latency, sample);
+        if let Some(started) = sample.started {
+            Self::record(&self.insert_latency, started);
+        }
     }
 
+    #[cold]
     pub(crate) fn record_hot(&self, key: K) {
         if let Some(hot) = &self.hot_keys {
             hot.lock().count(key);
@@ -344,21 +316,16 @@ where
     /// A snapshot of the statistics. See [`CacheStats`].
     pub fn stats(&self) -> CacheStats<K> {
         let inner = &self.inner;
-        let mut sums = [0u64; 5];
-        let mut removals = [0u64; 5];
-        for cell in inner.shards.iter() {
-            let c = &cell.counters;
-            for (sum, counter) in
-                sums.iter_mut()
-                    .zip([&c.hits, &c.misses, &c.inserts, &c.updates, &c.load_waits])
-            {
-                *sum += counter.load(Ordering::Relaxed);
-            }
-            for (sum, counter) in removals.iter_mut().zip(&c.removals) {
-                *sum += counter.load(Ordering::Relaxed);
-            }
-        }
-        let [hits, misses, inserts, updates, load_waits] = sums;
+        let tally = &inner.tally;
+        let [hits, misses, inserts, updates, load_waits] = [
+            Count::Hits,
+            Count::Misses,
+            Count::Inserts,
+            Count::Updates,
+            Count::LoadWaits,
+        ]
+        .map(|c| tally.sum(c, 0));
+        let removals = RemovalCause::ALL.map(|c| tally.sum(Count::Removals, c.index()));
         let reads = hits + misses;
         CacheStats {
             enabled: inner.recorder.is_some(),

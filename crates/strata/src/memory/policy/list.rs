@@ -54,11 +54,6 @@ impl List {
         (self.tail != NIL).then_some(self.tail)
     }
 
-    /// The head, if any (the newest end).
-    pub(crate) fn front(&self) -> Option<u32> {
-        (self.head != NIL).then_some(self.head)
-    }
-
     /// Pushes `slot` at the head. The node must not be in any list.
     pub(crate) fn push_front<T: Linked>(&mut self, nodes: &mut [T], slot: u32) {
         let old = self.head;
@@ -72,22 +67,6 @@ impl List {
             nodes[old as usize].link_mut().prev = slot;
         }
         self.head = slot;
-        self.len += 1;
-    }
-
-    /// Pushes `slot` at the tail. The node must not be in any list.
-    pub(crate) fn push_back<T: Linked>(&mut self, nodes: &mut [T], slot: u32) {
-        let old = self.tail;
-        *nodes[slot as usize].link_mut() = Link {
-            prev: old,
-            next: NIL,
-        };
-        if old == NIL {
-            self.head = slot;
-        } else {
-            nodes[old as usize].link_mut().next = slot;
-        }
-        self.tail = slot;
         self.len += 1;
     }
 
@@ -158,15 +137,15 @@ mod tests {
     fn push_unlink_and_walk() {
         let mut nodes = vec![N(Link::NONE); 4];
         let mut list = List::default();
+        list.push_front(&mut nodes, 2);
         list.push_front(&mut nodes, 0);
         list.push_front(&mut nodes, 1);
-        list.push_back(&mut nodes, 2);
         assert_eq!(list.walk(&nodes).expect("consistent"), [1, 0, 2]);
         list.unlink(&mut nodes, 0);
         assert_eq!(list.walk(&nodes).expect("consistent"), [1, 2]);
-        assert_eq!((list.front(), list.back()), (Some(1), Some(2)));
+        assert_eq!(list.back(), Some(2));
         list.unlink(&mut nodes, 1);
         list.unlink(&mut nodes, 2);
-        assert!(list.is_empty() && list.front().is_none());
+        assert!(list.is_empty() && list.back().is_none());
     }
 }

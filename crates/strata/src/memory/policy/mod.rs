@@ -1,10 +1,13 @@
 //! Eviction policies: which entry a full cache gives up.
 //!
-//! Every policy implements one internal trait, `EvictionPolicy`, over slot
-//! numbers of one shard
-//! and keeps its own per-slot state, so an entry pays only for the policy its
-//! cache uses. The shard calls the policy on every insert, overwrite, read and
-//! removal, and asks it for a victim when the cache is over capacity.
+//! The list and ordered policies implement one internal trait,
+//! `EvictionPolicy`, over slot numbers of one shard, and keep their own
+//! per-slot state. `Adaptive`, the default, keeps none: it threads its queues
+//! through the entries' own link words and keeps its per-entry state in their
+//! stamps (through [`Nodes`]), so that a read records itself with one store
+//! under the shard's shared lock. The shard calls the policy on every insert,
+//! overwrite and removal (and on every read for the others), and asks it for
+//! a victim when the cache is over capacity.
 //!
 //! **Priority** is handled the same way by every policy: entries form classes
 //! by priority, and the victim always comes from the lowest non-empty class.
@@ -20,6 +23,7 @@ mod hybrid;
 mod lfu;
 mod list;
 mod lru;
+mod mini;
 mod ordered;
 mod size;
 mod sketch;
@@ -28,10 +32,14 @@ mod tuner;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 pub(crate) use adaptive::Adaptive;
+pub(crate) use tuner::Tuner;
+
+use super::entry::{Link, Stamp};
 pub(crate) use hybrid::Hybrid;
 pub(crate) use lfu::Lfu;
 pub(crate) use lru::Lru;
@@ -215,10 +223,34 @@ pub(crate) trait EvictionPolicy {
     fn validate(&self, resident: &[u32]) -> Result<(), String>;
 }
 
+/// What the `Adaptive` policy reads and writes of the entries it orders: its
+/// queues are threaded through the entries' [`Link`]s and its per-entry
+/// state is their [`Stamp`]s, so it keeps no per-slot table of its own. A
+/// shard provides this over its slots; the tuner's miniature caches over
+/// theirs.
+pub(crate) trait Nodes {
+    /// The current time, in the policy's ticks.
+    fn now(&self) -> u32;
+    /// The link of `slot`, live or left behind by a removal.
+    fn link(&self, slot: u32) -> Link;
+    fn set_link(&mut self, slot: u32, link: Link);
+    /// Whether `slot` holds a live entry (else it is left behind).
+    fn is_live(&self, slot: u32) -> bool;
+    fn stamp(&self, slot: u32) -> Stamp;
+    fn set_stamp(&mut self, slot: u32, stamp: Stamp);
+    /// The key hash of the live entry in `slot`.
+    fn hash(&self, slot: u32) -> u64;
+    /// The weight of the live entry in `slot`.
+    fn weight(&self, slot: u32) -> u32;
+    /// Frees a left-behind slot that no queue holds any more.
+    fn release(&mut self, slot: u32);
+}
+
 /// The policy of one shard. An enum rather than a trait object so the hot
-/// paths inline; the trait keeps each policy honest about the contract.
+/// paths inline. The list and ordered policies keep per-slot tables and
+/// implement [`EvictionPolicy`]; `Adaptive` works through [`Nodes`].
 pub(crate) enum AnyPolicy {
-    Adaptive(Adaptive),
+    Adaptive(Box<Adaptive>),
     Lru(Lru),
     Lfu(Lfu),
     Ttl(TtlPolicy),
@@ -226,23 +258,10 @@ pub(crate) enum AnyPolicy {
     Hybrid(Hybrid),
 }
 
-impl AnyPolicy {
-    pub(crate) fn new(policy: Policy, sizing: Sizing) -> Self {
-        match policy {
-            Policy::Adaptive => AnyPolicy::Adaptive(Adaptive::new(sizing)),
-            Policy::Lru => AnyPolicy::Lru(Lru::default()),
-            Policy::Lfu => AnyPolicy::Lfu(Lfu::default()),
-            Policy::Ttl => AnyPolicy::Ttl(TtlPolicy::default()),
-            Policy::Size => AnyPolicy::Size(SizePolicy::default()),
-            Policy::Hybrid => AnyPolicy::Hybrid(Hybrid::default()),
-        }
-    }
-}
-
-macro_rules! dispatch {
+macro_rules! others {
     ($self:ident, $p:ident => $call:expr) => {
         match $self {
-            AnyPolicy::Adaptive($p) => $call,
+            AnyPolicy::Adaptive(_) => unreachable!("handled above"),
             AnyPolicy::Lru($p) => $call,
             AnyPolicy::Lfu($p) => $call,
             AnyPolicy::Ttl($p) => $call,
@@ -252,43 +271,131 @@ macro_rules! dispatch {
     };
 }
 
-impl EvictionPolicy for AnyPolicy {
+impl AnyPolicy {
+    pub(crate) fn new(policy: Policy, sizing: Sizing, tuner: Option<Arc<Tuner>>) -> Self {
+        match policy {
+            Policy::Adaptive => AnyPolicy::Adaptive(Box::new(Adaptive::new(sizing, tuner))),
+            Policy::Lru => AnyPolicy::Lru(Lru::default()),
+            Policy::Lfu => AnyPolicy::Lfu(Lfu::default()),
+            Policy::Ttl => AnyPolicy::Ttl(TtlPolicy::default()),
+            Policy::Size => AnyPolicy::Size(SizePolicy::default()),
+            Policy::Hybrid => AnyPolicy::Hybrid(Hybrid::default()),
+        }
+    }
+
+    /// Whether reads record themselves in the entries' stamps alone, under
+    /// the shard's shared lock (else a read must call [`access`](Self::access)
+    /// under the exclusive lock).
     #[inline]
-    fn insert(&mut self, slot: u32, facts: &Facts) {
-        dispatch!(self, p => p.insert(slot, facts))
+    pub(crate) fn reads_are_shared(&self) -> bool {
+        matches!(self, AnyPolicy::Adaptive(_))
     }
+
+    /// Whether a removed entry's slot must keep its link until the policy
+    /// releases it.
     #[inline]
-    fn update(&mut self, slot: u32, facts: &Facts) {
-        dispatch!(self, p => p.update(slot, facts))
+    pub(crate) fn keeps_links(&self) -> bool {
+        matches!(self, AnyPolicy::Adaptive(_))
     }
+
+    /// The shift from the shard's request clock to the policy's ticks.
+    pub(crate) fn tick_shift(&self) -> u32 {
+        match self {
+            AnyPolicy::Adaptive(p) => p.tick_shift(),
+            _ => 0,
+        }
+    }
+
     #[inline]
-    fn access(&mut self, slot: u32, facts: &Facts) {
-        dispatch!(self, p => p.access(slot, facts))
+    pub(crate) fn insert<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.insert(slot, facts, nodes);
+        }
+        others!(self, p => p.insert(slot, facts))
     }
+
+    /// The entry in `slot` was overwritten, keeping its priority; its weight
+    /// may have changed from `old`.
     #[inline]
-    fn remove(&mut self, slot: u32) {
-        dispatch!(self, p => p.remove(slot))
+    pub(crate) fn update<N: Nodes>(
+        &mut self,
+        slot: u32,
+        old: &Facts,
+        facts: &Facts,
+        nodes: &mut N,
+    ) {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.update(slot, old, facts, nodes);
+        }
+        others!(self, p => p.update(slot, facts))
     }
+
+    /// A read, for the policies whose reads take the exclusive lock.
     #[inline]
-    fn evict(&mut self, slot: u32) {
-        dispatch!(self, p => p.evict(slot))
+    pub(crate) fn access(&mut self, slot: u32, facts: &Facts) {
+        if let AnyPolicy::Adaptive(_) = self {
+            return;
+        }
+        others!(self, p => p.access(slot, facts))
     }
+
+    /// The live entry in `slot` leaves for a reason other than capacity.
+    /// Called before the shard vacates the slot.
     #[inline]
-    fn victim(&self, skip: Option<u32>) -> Option<u32> {
-        dispatch!(self, p => p.victim(skip))
+    pub(crate) fn remove<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.remove(slot, facts, nodes);
+        }
+        others!(self, p => p.remove(slot))
     }
+
+    /// The live entry in `slot` is evicted for capacity. Called before the
+    /// shard vacates the slot.
     #[inline]
-    fn min_priority(&self) -> Option<i32> {
-        dispatch!(self, p => p.min_priority())
+    pub(crate) fn evict<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.evict(slot, facts, nodes);
+        }
+        others!(self, p => p.evict(slot))
     }
-    fn clear(&mut self) {
-        dispatch!(self, p => p.clear())
+
+    /// The next entry to evict: the coldest of the lowest priority class,
+    /// other than `skip`. May reorder entries on the way (CLOCK).
+    #[inline]
+    pub(crate) fn victim<N: Nodes>(&mut self, skip: Option<u32>, nodes: &mut N) -> Option<u32> {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.victim(skip, nodes);
+        }
+        others!(self, p => p.victim(skip))
     }
-    fn len(&self) -> usize {
-        dispatch!(self, p => p.len())
+
+    #[inline]
+    pub(crate) fn min_priority(&self) -> Option<i32> {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.min_priority();
+        }
+        others!(self, p => p.min_priority())
     }
-    fn validate(&self, resident: &[u32]) -> Result<(), String> {
-        dispatch!(self, p => p.validate(resident))
+
+    pub(crate) fn clear(&mut self) {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.clear();
+        }
+        others!(self, p => p.clear())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.len();
+        }
+        others!(self, p => p.len())
+    }
+
+    pub(crate) fn validate<N: Nodes>(&self, resident: &[u32], nodes: &N) -> Result<(), String> {
+        if let AnyPolicy::Adaptive(p) = self {
+            return p.validate(resident, nodes);
+        }
+        others!(self, p => p.validate(resident))
     }
 }
 

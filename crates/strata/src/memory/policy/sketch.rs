@@ -3,7 +3,9 @@
 //!
 //! Count-min with 4-bit counters (TinyLFU, Einziger et al.). Each key's four
 //! counters lie in one 64-byte block — one cache miss per update — chosen by
-//! bits of the key's hash. Counts saturate at 15, and after
+//! bits of the key's hash. The table holds one word (16 counters) per entry
+//! of capacity, in any number of blocks (a block is picked by multiplying,
+//! not masking), so it needs no rounding up to a power of two. Counts saturate at 15, and after
 //! `AGING_FACTOR × capacity` increments (20 ×) every counter is halved, so
 //! the sketch remembers recent popularity rather than all of history. An
 //! estimate is the minimum of the four counters, so it over-counts only
@@ -30,7 +32,7 @@ const AGING_FACTOR: u64 = 20;
 #[derive(Debug, Clone)]
 pub(crate) struct Sketch {
     table: Vec<u64>,
-    block_mask: usize,
+    blocks: u64,
     additions: u64,
     sample: u64,
 }
@@ -38,44 +40,51 @@ pub(crate) struct Sketch {
 impl Sketch {
     /// A sketch for a cache of about `capacity` entries.
     pub(crate) fn new(capacity: u64) -> Self {
-        // One word (16 counters) per entry, as a power of two; at least one
-        // block.
-        let words = (capacity.max(1) as usize)
-            .next_power_of_two()
-            .max(BLOCK_WORDS);
+        // One word (16 counters) per entry; at least one block.
+        let blocks = capacity.max(1).div_ceil(BLOCK_WORDS as u64);
         Self {
-            table: vec![0; words],
-            block_mask: words / BLOCK_WORDS - 1,
+            table: vec![0; blocks as usize * BLOCK_WORDS],
+            blocks,
             additions: 0,
             sample: capacity.max(1).saturating_mul(AGING_FACTOR),
         }
     }
 
-    /// The four (word, shift) positions of a key's counters in its block.
+    /// Where a key's counters are: the first word of its block, and 32 bits
+    /// that pick one counter in each pair of the block's words.
     #[inline]
-    fn positions(&self, hash: u64) -> [(usize, u32); 4] {
+    fn locate(&self, hash: u64) -> (usize, u64) {
         // Re-mix: the table's bucket bits and the shard bits of `hash` are
         // not independent of these positions otherwise.
         let h = (hash ^ (hash >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         let h = h ^ (h >> 32);
-        let block = (h as usize & self.block_mask) * BLOCK_WORDS;
-        let bits = h >> 32;
-        std::array::from_fn(|i| {
-            let b = bits >> (8 * i);
-            // Counter i lives in words 2i or 2i+1 of the block.
-            let word = block + 2 * i + (b & 1) as usize;
-            let nibble = ((b >> 1) & 15) as u32;
-            (word, nibble * 4)
-        })
+        let block = (((h & 0xFFFF_FFFF) * self.blocks) >> 32) as usize * BLOCK_WORDS;
+        (block, h >> 32)
+    }
+
+    /// Counter `i` (0 to 3) of a key: its word in the block (2i or 2i + 1)
+    /// and its shift in that word.
+    #[inline]
+    fn counter(bits: u64, i: usize) -> (usize, u64) {
+        let b = bits >> (8 * i);
+        (
+            (2 * i + (b & 1) as usize) & (BLOCK_WORDS - 1),
+            ((b >> 1) & 15) * 4,
+        )
     }
 
     /// Records one use of the key with `hash`.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u64) {
+        let (block, bits) = self.locate(hash);
+        let Some(words) = self.table.get_mut(block..block + BLOCK_WORDS) else {
+            return;
+        };
         let mut added = false;
-        for (word, shift) in self.positions(hash) {
-            if (self.table[word] >> shift) & MAX_COUNT < MAX_COUNT {
-                self.table[word] += 1 << shift;
+        for i in 0..4 {
+            let (word, shift) = Self::counter(bits, i);
+            if (words[word] >> shift) & MAX_COUNT < MAX_COUNT {
+                words[word] += 1 << shift;
                 added = true;
             }
         }
@@ -90,11 +99,16 @@ impl Sketch {
     /// The estimated recent uses of the key with `hash` (0 to 15).
     #[inline]
     pub(crate) fn frequency(&self, hash: u64) -> u8 {
-        self.positions(hash)
-            .into_iter()
-            .map(|(word, shift)| (self.table[word] >> shift) & MAX_COUNT)
-            .min()
-            .unwrap_or(0) as u8
+        let (block, bits) = self.locate(hash);
+        let Some(words) = self.table.get(block..block + BLOCK_WORDS) else {
+            return 0;
+        };
+        let mut least = MAX_COUNT;
+        for i in 0..4 {
+            let (word, shift) = Self::counter(bits, i);
+            least = least.min((words[word] >> shift) & MAX_COUNT);
+        }
+        least as u8
     }
 
     /// Halves every counter: popularity fades.
