@@ -158,6 +158,18 @@ impl EntryOptions {
         &self.metadata
     }
 
+    /// Whether every option is at its default, but a time to live of
+    /// "never" (for the cache's write path: such a write needs no options
+    /// stored unless the cache has defaults of its own).
+    pub(crate) fn is_plain(&self) -> bool {
+        matches!(self.ttl, Ttl::CacheDefault | Ttl::Never)
+            && self.tti.is_none()
+            && self.tags.is_empty()
+            && self.priority == 0
+            && self.cost.is_none()
+            && self.metadata.is_empty()
+    }
+
     /// Takes the options apart (for the cache's write path).
     pub(crate) fn into_parts(self) -> OptionParts {
         OptionParts {

@@ -337,7 +337,12 @@ where
     }
 
     /// Writes an entry and makes room for it.
-    pub(crate) fn write(&self, key: K, value: V, options: EntryOptions) -> Result<(), InsertError> {
+    pub(crate) fn write(
+        &self,
+        key: K,
+        value: V,
+        options: Option<EntryOptions>,
+    ) -> Result<(), InsertError> {
         let (result, removals) = self.write_quietly(key, value, options);
         self.notify(removals);
         result
@@ -350,7 +355,7 @@ where
         &self,
         key: K,
         value: V,
-        options: EntryOptions,
+        options: Option<EntryOptions>,
     ) -> (Result<(), InsertError>, Removals<K, V>) {
         let sample = self.sample();
         let weight = self.weigh(&key, &value);
@@ -368,8 +373,9 @@ where
         let timed = self.pressure.is_some()
             || self.default_ttl.is_some()
             || self.default_tti.is_some()
-            || matches!(options.ttl(), Ttl::After(_))
-            || options.tti().is_some();
+            || options
+                .as_ref()
+                .is_some_and(|o| matches!(o.ttl(), Ttl::After(_)) || o.tti().is_some());
         let early = timed.then(|| self.clock.now_nanos());
         if let Some(now) = early {
             self.maybe_check_pressure(now);
@@ -387,9 +393,25 @@ where
                     0 // nothing here or in this write depends on the time
                 }
             });
-            let spec = self.spec(options, now);
+            // A plain write (no options, no cache defaults) builds no spec:
+            // the common case moves no option fields around.
+            let defaults = self.default_ttl.is_some() || self.default_tti.is_some();
+            let mut spec = match options {
+                Some(o) if defaults || !o.is_plain() => Some(self.spec(o, now)),
+                None if defaults => Some(self.spec(EntryOptions::default(), now)),
+                _ => None,
+            };
             shard.purge_expired(now, &self.totals, &mut out);
-            let result = shard.write(hash, key, value, weight, spec, now, &self.totals, &mut out);
+            let result = shard.write(
+                hash,
+                key,
+                value,
+                weight,
+                spec.as_mut(),
+                now,
+                &self.totals,
+                &mut out,
+            );
             let done = match &result {
                 Ok(written) => {
                     self.make_room_locally(idx, &mut shard, Some(written.slot), limits, &mut out)
@@ -560,7 +582,7 @@ where
             shards,
             tags,
             hasher,
-            totals: Totals::new(weighted),
+            totals: Totals::new(weighted, shard_count),
             max_entries: b.max_entries,
             max_weight: b.max_weight,
             policy: b.policy,
@@ -621,7 +643,7 @@ where
     /// # Errors
     /// As [`insert_with`](Self::insert_with).
     pub fn insert(&self, key: K, value: V) -> Result<(), InsertError> {
-        self.inner.write(key, value, EntryOptions::default())
+        self.inner.write(key, value, None)
     }
 
     /// Writes `key` with `options`, replacing any previous value, then evicts
@@ -633,7 +655,7 @@ where
     /// [`InsertError::TooHeavy`] if the entry weighs more than `max_weight`;
     /// the cache is then unchanged (a previous value of `key` stays).
     pub fn insert_with(&self, key: K, value: V, options: EntryOptions) -> Result<(), InsertError> {
-        self.inner.write(key, value, options)
+        self.inner.write(key, value, Some(options))
     }
 
     /// Removes `key`, returning its value if it was live. The listener sees

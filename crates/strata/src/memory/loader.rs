@@ -47,7 +47,7 @@ where
                 // Too heavy to cache: still the caller's (and waiters') value.
                 let (_, removals) =
                     self.inner
-                        .write_quietly(key, value.clone(), options.or_cost(took));
+                        .write_quietly(key, value.clone(), Some(options.or_cost(took)));
                 // Finish the flight before the listener runs: a listener that
                 // reads this key (it may have been evicted at once) would
                 // otherwise wait on this very flight.

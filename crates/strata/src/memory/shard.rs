@@ -35,16 +35,35 @@ pub(crate) struct Totals {
     /// and eviction a locked instruction on a counter all threads share.
     weight: AtomicU64,
     weighted: bool,
+    /// Whether one shard keeps these totals: then every update happens
+    /// under that shard's exclusive lock, and a plain load and store does
+    /// what a locked read-modify-write would.
+    single: bool,
     /// Entries whose priority is not 0. While this is zero, every entry is in
     /// the same class and eviction never needs to look at other shards.
     pub(crate) prioritized: AtomicU64,
 }
 
 impl Totals {
-    pub(crate) fn new(weighted: bool) -> Self {
+    /// Totals for a cache of `shards` shards, weighing entries or not.
+    pub(crate) fn new(weighted: bool, shards: usize) -> Self {
         Self {
             weighted,
+            single: shards == 1,
             ..Self::default()
+        }
+    }
+
+    #[inline]
+    fn bump(&self, counter: &AtomicU64, by: u64, up: bool) {
+        if self.single {
+            let value = counter.load(Ordering::Relaxed);
+            let value = if up { value + by } else { value - by };
+            counter.store(value, Ordering::Relaxed);
+        } else if up {
+            counter.fetch_add(by, Ordering::Relaxed);
+        } else {
+            counter.fetch_sub(by, Ordering::Relaxed);
         }
     }
 
@@ -59,22 +78,22 @@ impl Totals {
     }
 
     fn add(&self, weight: u32, priority: i32) {
-        self.len.fetch_add(1, Ordering::Relaxed);
+        self.bump(&self.len, 1, true);
         if self.weighted {
-            self.weight.fetch_add(u64::from(weight), Ordering::Relaxed);
+            self.bump(&self.weight, u64::from(weight), true);
         }
         if priority != 0 {
-            self.prioritized.fetch_add(1, Ordering::Relaxed);
+            self.bump(&self.prioritized, 1, true);
         }
     }
 
     fn sub(&self, weight: u32, priority: i32) {
-        self.len.fetch_sub(1, Ordering::Relaxed);
+        self.bump(&self.len, 1, false);
         if self.weighted {
-            self.weight.fetch_sub(u64::from(weight), Ordering::Relaxed);
+            self.bump(&self.weight, u64::from(weight), false);
         }
         if priority != 0 {
-            self.prioritized.fetch_sub(1, Ordering::Relaxed);
+            self.bump(&self.prioritized, 1, false);
         }
     }
 }
@@ -410,17 +429,14 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     /// Stores the options of `spec` for the entry in `slot` and indexes its
     /// tags and deadline; returns the link flags that say what it has.
     #[inline]
-    fn store_options(&mut self, slot: u32, spec: Spec, now: u64) -> u32 {
-        if spec.is_plain() {
-            // An empty map owns no memory, and its destructor costs more
-            // than the rest of a plain write's options put together.
-            std::mem::forget(spec.metadata);
-            return 0;
+    fn store_options(&mut self, slot: u32, spec: Option<&mut Spec>, now: u64) -> u32 {
+        match spec {
+            Some(spec) if !spec.is_plain() => self.store_rich_options(slot, spec, now),
+            _ => 0,
         }
-        self.store_rich_options(slot, spec, now)
     }
 
-    fn store_rich_options(&mut self, slot: u32, spec: Spec, now: u64) -> u32 {
+    fn store_rich_options(&mut self, slot: u32, spec: &mut Spec, now: u64) -> u32 {
         let mut flags = 0;
         let mut ids: Vec<u32> = spec
             .tags
@@ -441,7 +457,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             priority: spec.priority,
             cost: spec.cost,
             more_tags: ids.get(1..).unwrap_or_default().into(),
-            metadata: spec.metadata,
+            metadata: std::mem::take(&mut spec.metadata),
         };
         let rich = rich.is_needed().then(|| Box::new(rich));
         if rich.is_some() {
@@ -493,7 +509,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         key: K,
         value: V,
         weight: u32,
-        spec: Spec,
+        spec: Option<&mut Spec>,
         now: u64,
         totals: &Totals,
         out: &mut Removals<K, V>,
@@ -501,10 +517,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let mut replaced = false;
         if let Some(slot) = self.find(hash, &key) {
             let old = self.facts(slot, hash);
+            let priority = spec.as_ref().map_or(0, |s| s.priority);
             // The Adaptive policy's queues are per priority class and
             // singly linked, so an entry cannot change class in place: it
             // leaves and comes back as new.
-            if !(self.policy.keeps_links() && old.priority != spec.priority) {
+            if !(self.policy.keeps_links() && old.priority != priority) {
                 return Ok(
                     self.overwrite(slot, hash, key, value, weight, spec, now, old, totals, out)
                 );
@@ -548,7 +565,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         key: K,
         value: V,
         weight: u32,
-        spec: Spec,
+        spec: Option<&mut Spec>,
         now: u64,
         old: Facts,
         totals: &Totals,

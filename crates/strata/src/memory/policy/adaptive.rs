@@ -301,14 +301,25 @@ impl Adaptive {
 
     /// Applies a new setting of the tuner, and compacts the queues when
     /// left-behind slots outnumber live entries.
+    #[inline]
     fn maintain<N: Nodes>(&mut self, nodes: &mut N) {
-        if let Some(tuner) = &self.tuner {
-            let current = tuner.current();
-            if current != self.applied {
-                self.applied = current;
-                self.apply(Setting::unpack(current));
-                self.shrink_window(nodes);
-            }
+        let changed = self
+            .tuner
+            .as_ref()
+            .is_some_and(|t| t.current() != self.applied);
+        if changed || (self.dead > 64 && self.dead > self.len) {
+            self.catch_up(nodes);
+        }
+    }
+
+    #[cold]
+    fn catch_up<N: Nodes>(&mut self, nodes: &mut N) {
+        if let Some(current) = self.tuner.as_ref().map(|t| t.current())
+            && current != self.applied
+        {
+            self.applied = current;
+            self.apply(Setting::unpack(current));
+            self.shrink_window(nodes);
         }
         if self.dead > 64 && self.dead > self.len {
             self.compact(nodes);
@@ -392,10 +403,7 @@ impl Adaptive {
         if pending == 0 {
             return (0, stamp);
         }
-        let hash = nodes.hash(slot);
-        for _ in 0..pending {
-            self.sketch.increment(hash);
-        }
+        self.sketch.increment_by(nodes.hash(slot), pending);
         let folded = stamp
             .without_pending()
             .with_credit(stamp.credit() + pending);
@@ -701,7 +709,11 @@ impl Adaptive {
         None
     }
 
+    #[inline]
     pub(crate) fn min_priority(&self) -> Option<i32> {
+        if self.len == 0 {
+            return None;
+        }
         self.classes
             .iter()
             .find(|c| c.live() > 0)

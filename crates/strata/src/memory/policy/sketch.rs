@@ -76,20 +76,32 @@ impl Sketch {
     /// Records one use of the key with `hash`.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u64) {
+        self.increment_by(hash, 1);
+    }
+
+    /// Records `uses` uses of the key with `hash` at once: the same counts
+    /// as `uses` calls of [`increment`](Self::increment) (each counter
+    /// saturates at 15; the aging clock advances once per use that raised
+    /// any counter), in one pass over the key's block, except that a
+    /// halving due in the middle of the batch happens after it.
+    #[inline]
+    pub(crate) fn increment_by(&mut self, hash: u64, uses: u32) {
         let (block, bits) = self.locate(hash);
         let Some(words) = self.table.get_mut(block..block + BLOCK_WORDS) else {
             return;
         };
-        let mut added = false;
+        let uses = u64::from(uses);
+        let mut lowest = MAX_COUNT;
         for i in 0..4 {
             let (word, shift) = Self::counter(bits, i);
-            if (words[word] >> shift) & MAX_COUNT < MAX_COUNT {
-                words[word] += 1 << shift;
-                added = true;
-            }
+            let count = (words[word] >> shift) & MAX_COUNT;
+            lowest = lowest.min(count);
+            words[word] += (uses.min(MAX_COUNT - count)) << shift;
         }
-        if added {
-            self.additions += 1;
+        // Uses past the point where every counter is full add nothing.
+        let added = uses.min(MAX_COUNT - lowest);
+        if added > 0 {
+            self.additions += added;
             if self.additions >= self.sample {
                 self.halve();
             }
@@ -142,6 +154,21 @@ mod tests {
             s.increment(k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         }
         assert!(s.frequency(42) <= 8, "halved: {}", s.frequency(42));
+    }
+
+    #[test]
+    fn adding_uses_at_once_counts_as_adding_them_one_by_one() {
+        let spread = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let (mut one, mut many) = (Sketch::new(64), Sketch::new(64));
+        for k in 0..200u64 {
+            let uses = (k % 19) as u32;
+            for _ in 0..uses {
+                one.increment(spread(k % 40));
+            }
+            many.increment_by(spread(k % 40), uses);
+            assert_eq!(one.table, many.table);
+            assert_eq!(one.additions, many.additions);
+        }
     }
 
     #[test]

@@ -47,6 +47,13 @@ fn settings() -> impl Iterator<Item = Setting> {
     frequency.chain(reuse)
 }
 
+/// Even a small cache is simulated on a sample of one key in this many: a
+/// whole-cache copy per setting made every request of a cache under 768
+/// entries cost ten policy operations more. Sampling them too halved that
+/// and did not lose hit ratio (6.77 against 6.85 points from OPT on
+/// average over the reference traces; the small rows moved both ways).
+const MIN_RATE: u64 = 2;
+
 /// Miniatures hold about this many entries (fewer only for smaller caches).
 const SHADOW_ENTRIES: u64 = 256;
 /// Where the tuner starts: the setting with the best average over the
@@ -112,7 +119,7 @@ impl Tuner {
     /// A tuner for a cache of about `entries` entries.
     pub(crate) fn new(entries: u64) -> Self {
         let entries = entries.max(1);
-        let rate = ((entries / SHADOW_ENTRIES).max(1).next_power_of_two() / 2).max(1);
+        let rate = ((entries / SHADOW_ENTRIES).max(1).next_power_of_two() / 2).max(MIN_RATE);
         let capacity = entries.div_ceil(rate);
         let shadows: Vec<Shadow> = settings()
             .map(|setting| Shadow {
