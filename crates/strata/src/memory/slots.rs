@@ -127,19 +127,31 @@ impl<K, V> Slots<K, V> {
     /// expected size; then straight to it (plus a sixteenth, as the shards
     /// of one cache do not fill evenly), and by an eighth beyond it. A
     /// shard of a full cache so holds about 6% more slots than entries,
-    /// where doubling would waste up to half.
+    /// where doubling would waste up to half. Each size is then rounded up
+    /// to what the allocator hands out anyway (see [`block_size`]), so the
+    /// slots use all of the block they get.
     fn grow(&mut self) {
         let (len, cap) = (self.slots.len(), self.slots.capacity());
         if len < cap {
             return;
         }
+        let size = std::mem::size_of::<Slot<K, V>>().max(1);
         let target = if len < self.expected / 2 {
             (len * 2).max(16)
         } else if len < self.expected {
-            self.expected + self.expected / 16
+            // The smaller block below expected + 1/16 when it still leaves
+            // 2% to spare, else the block above it.
+            let want = self.expected + self.expected / 16;
+            let below = block_floor(want * size) / size;
+            if below >= self.expected + self.expected / 50 {
+                below
+            } else {
+                want
+            }
         } else {
             len + len / 8
         };
+        let target = block_size(target.max(len + 1) * size) / size;
         self.slots.reserve_exact(target.max(len + 1) - len);
     }
 
@@ -235,9 +247,44 @@ impl<K, V> Slots<K, V> {
     }
 }
 
+/// The size of the block an allocator hands out for a request of `bytes`:
+/// four sizes per power of two (`2^k × 1.25, 1.5, 1.75, 2`), as jemalloc —
+/// the `strata` binary's allocator — does for large requests. A vector
+/// sized to fill such a block wastes nothing; one sized a little above a
+/// step wastes up to a fifth of its memory in the block's unused tail. For
+/// small requests, or another allocator, the rounding costs at most that.
+pub(crate) fn block_size(bytes: usize) -> usize {
+    if bytes <= 4096 {
+        return bytes;
+    }
+    let step = 1usize << (usize::BITS - 1 - (bytes - 1).leading_zeros() - 2);
+    bytes.div_ceil(step) * step
+}
+
+/// The largest block size (see [`block_size`]) no larger than `bytes`.
+fn block_floor(bytes: usize) -> usize {
+    if bytes <= 4096 {
+        return bytes;
+    }
+    let step = 1usize << (usize::BITS - 1 - bytes.leading_zeros() - 2);
+    bytes / step * step
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_come_in_four_sizes_per_power_of_two() {
+        assert_eq!(block_size(100), 100);
+        assert_eq!(block_size(1 << 20), 1 << 20);
+        assert_eq!(block_size((1 << 20) + 1), (1 << 20) + (1 << 18));
+        assert_eq!(block_size(3_187_488), 3_670_016, "3.5 MiB");
+        assert_eq!(block_size(1_310_721), 1_572_864, "1.5 MiB");
+        assert_eq!(block_floor(3_187_488), 3 << 20);
+        assert_eq!(block_floor(3 << 20), 3 << 20);
+        assert_eq!(block_floor(100), 100);
+    }
 
     fn entry(key: u64) -> Entry<u64, u64> {
         Entry::new(key, key, 0)
@@ -282,7 +329,8 @@ mod tests {
         for k in 0..1_000 {
             slots.insert(entry(k)).expect("room");
         }
-        assert!(slots.slots.capacity() <= 1_000 + 1_000 / 16 + 1);
+        let bytes = slots.slots.capacity() * std::mem::size_of::<Slot<u64, u64>>();
+        assert!(bytes <= block_size((1_000 + 1_000 / 16) * 24), "{bytes}");
         for k in 0..200 {
             slots.insert(entry(k)).expect("room");
         }

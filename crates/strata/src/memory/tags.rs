@@ -6,8 +6,9 @@
 //! name, its set, its map entries: about 250 bytes) once per shard; with 100
 //! entries per tag over 8 shards that was 20 bytes per tagged entry, here it
 //! is 1. Entries are named by one `u32`, shard and slot packed (the shard's
-//! slot numbers are held below `2^(32 − shard bits)` for it), and each tag
-//! keeps them in a hash set, so adding and removing are O(1).
+//! slot numbers are held below `2^(32 − shard bits)` for it); each tag keeps
+//! them in a vector while it has at most 256, then in a hash set, so adding
+//! and removing stay cheap.
 //!
 //! The index is split into stripes by tag, each behind its own mutex, so that
 //! writes with different tags seldom wait for each other. Lock order: a
@@ -24,7 +25,74 @@ use parking_lot::Mutex;
 #[derive(Debug)]
 struct Tag {
     name: Arc<str>,
-    members: HashSet<u32>,
+    members: Members,
+}
+
+/// A tag's members: a plain vector while few, a hash set beyond
+/// [`FEW`]. A set costs about 8 bytes per member, a vector 4 to 5; and
+/// finding a member to remove it in a vector of at most 256 `u32`s takes
+/// a few dozen nanoseconds.
+#[derive(Debug)]
+enum Members {
+    Few(Vec<u32>),
+    Many(HashSet<u32>),
+}
+
+/// The most members a tag keeps in a vector.
+const FEW: usize = 256;
+
+impl Members {
+    fn insert(&mut self, member: u32) {
+        match self {
+            Members::Few(v) if v.contains(&member) => {}
+            Members::Few(v) if v.len() < FEW => v.push(member),
+            Members::Few(v) => {
+                let mut set: HashSet<u32> = v.drain(..).collect();
+                set.insert(member);
+                *self = Members::Many(set);
+            }
+            Members::Many(set) => {
+                set.insert(member);
+            }
+        }
+    }
+
+    fn remove(&mut self, member: u32) {
+        match self {
+            Members::Few(v) => {
+                if let Some(at) = v.iter().position(|&m| m == member) {
+                    v.swap_remove(at);
+                }
+            }
+            Members::Many(set) => {
+                set.remove(&member);
+                if set.len() < FEW / 2 {
+                    *self = Members::Few(set.drain().collect());
+                }
+            }
+        }
+    }
+
+    fn contains(&self, member: u32) -> bool {
+        match self {
+            Members::Few(v) => v.contains(&member),
+            Members::Many(set) => set.contains(&member),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Members::Few(v) => v.is_empty(),
+            Members::Many(set) => set.is_empty(),
+        }
+    }
+
+    fn iter(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+        match self {
+            Members::Few(v) => Box::new(v.iter().copied()),
+            Members::Many(set) => Box::new(set.iter().copied()),
+        }
+    }
 }
 
 /// The tags of one stripe, with ids local to it.
@@ -114,7 +182,7 @@ impl Tags {
                 let name: Arc<str> = Arc::from(tag);
                 let fresh = Tag {
                     name: Arc::clone(&name),
-                    members: HashSet::new(),
+                    members: Members::Few(Vec::new()),
                 };
                 let local = match stripe.free.pop() {
                     Some(local) => {
@@ -150,7 +218,7 @@ impl Tags {
         let Some(tag) = place else {
             return;
         };
-        tag.members.remove(&member);
+        tag.members.remove(member);
         if tag.members.is_empty() {
             stripe.ids.remove(&tag.name);
             *place = None;
@@ -184,7 +252,7 @@ impl Tags {
             .tags
             .get(local as usize)
             .and_then(Option::as_ref)
-            .map(|t| t.members.iter().map(|&m| self.unpack(m)).collect())
+            .map(|t| t.members.iter().map(|m| self.unpack(m)).collect())
             .unwrap_or_default();
         out.sort_unstable();
         out
@@ -201,7 +269,7 @@ impl Tags {
             .tags
             .get(local)
             .and_then(Option::as_ref)
-            .is_some_and(|t| t.members.contains(&member))
+            .is_some_and(|t| t.members.contains(member))
     }
 
     /// Every (id, shard, slot) indexed, for `validate`.
@@ -213,7 +281,7 @@ impl Tags {
             for (local, tag) in stripe.tags.iter().enumerate() {
                 let Some(tag) = tag else { continue };
                 let id = (local * n + s + 1) as TagId;
-                out.extend(tag.members.iter().map(|&m| {
+                out.extend(tag.members.iter().map(|m| {
                     let (shard, slot) = self.unpack(m);
                     (id, shard, slot)
                 }));
@@ -244,6 +312,23 @@ mod tests {
         assert_eq!(tags.id("t"), None);
         assert!(tags.contains(b, 0, 1) && !tags.contains(b, 0, 2));
         assert_eq!(tags.all(), [(b, 0, 1)]);
+    }
+
+    #[test]
+    fn a_tag_moves_its_members_to_a_set_and_back_as_it_grows_and_shrinks() {
+        let tags = Tags::new(1, 1, FixedState::with_seed(1));
+        let many = FEW as u32 * 2;
+        let mut id = 0;
+        for slot in 0..many {
+            id = tags.add("t", 0, slot);
+        }
+        tags.add("t", 0, 3); // already a member: no duplicate
+        assert_eq!(tags.members("t").len(), many as usize);
+        for slot in 0..many - 1 {
+            tags.remove(id, 0, slot);
+        }
+        assert_eq!(tags.members("t"), [(0, many - 1)]);
+        assert!(tags.contains(id, 0, many - 1) && !tags.contains(id, 0, 0));
     }
 
     #[test]
