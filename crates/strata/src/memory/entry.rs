@@ -174,21 +174,24 @@ impl Link {
 /// An entry's stamp: when it was last used and what the policy has yet to
 /// learn about its uses.
 ///
-/// `time (26 bits) | credit (2 bits) | pending (4 bits)`, high to low.
+/// `time (25 bits) | referenced (1 bit) | credit (2 bits) | pending (4 bits)`,
+/// high to low.
 ///
 /// * `time`: the last use, in the policy's ticks (wrapping);
+/// * `referenced`: used since the policy last looked at the entry (CLOCK's
+///   reference bit), set by reads;
 /// * `credit`: the `Adaptive` policy's CLOCK credit, written only under the
 ///   shard's exclusive lock;
-/// * `pending`: uses since the policy last looked at the entry, counted by
-///   reads (saturating at 15) and folded into the frequency sketch by the
-///   next write that meets the entry.
+/// * `pending`: uses not yet added to the frequency sketch, counted by
+///   reads (saturating at 15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Stamp(pub(crate) u32);
 
 impl Stamp {
-    pub(crate) const TIME_BITS: u32 = 26;
+    pub(crate) const TIME_BITS: u32 = 25;
     pub(crate) const TIME_MASK: u32 = (1 << Self::TIME_BITS) - 1;
-    const TIME_SHIFT: u32 = 6;
+    const TIME_SHIFT: u32 = 7;
+    const REFERENCED: u32 = 1 << 6;
     const CREDIT_SHIFT: u32 = 4;
     pub(crate) const MAX_CREDIT: u32 = 3;
     pub(crate) const MAX_PENDING: u32 = 15;
@@ -200,6 +203,11 @@ impl Stamp {
     #[inline]
     pub(crate) fn time(self) -> u32 {
         self.0 >> Self::TIME_SHIFT
+    }
+
+    #[inline]
+    pub(crate) fn referenced(self) -> bool {
+        self.0 & Self::REFERENCED != 0
     }
 
     #[inline]
@@ -219,6 +227,7 @@ impl Stamp {
         let pending = (self.pending() + 1).min(Self::MAX_PENDING);
         Self(
             (time & Self::TIME_MASK) << Self::TIME_SHIFT
+                | Self::REFERENCED
                 | self.credit() << Self::CREDIT_SHIFT
                 | pending,
         )
@@ -235,6 +244,11 @@ impl Stamp {
     #[must_use]
     pub(crate) fn without_pending(self) -> Self {
         Self(self.0 & !Self::MAX_PENDING)
+    }
+
+    #[must_use]
+    pub(crate) fn unreferenced(self) -> Self {
+        Self(self.0 & !Self::REFERENCED)
     }
 }
 
@@ -258,12 +272,15 @@ mod tests {
     #[test]
     fn stamps_count_pending_uses_and_keep_credit() {
         let mut s = Stamp::new(5).with_credit(2);
+        assert!(!s.referenced());
         for t in 0..20 {
             s = s.used_at(100 + t);
         }
         assert_eq!((s.time(), s.credit(), s.pending()), (119, 2, 15));
-        let s = s.without_pending().with_credit(7);
+        assert!(s.referenced());
+        let s = s.without_pending().with_credit(7).unreferenced();
         assert_eq!((s.time(), s.credit(), s.pending()), (119, 3, 0));
+        assert!(!s.referenced());
         assert_eq!(Stamp::new(Stamp::TIME_MASK + 3).time(), 2, "time wraps");
     }
 }

@@ -15,13 +15,15 @@
 //!   probation.
 //!
 //! Reads never move anything: a read only records itself in the entry's
-//! [`Stamp`] (time of use, one more pending use), with one store under the
-//! shard's shared lock. The write path acts on the stamps it meets at the
-//! queues' heads, CLOCK fashion: an entry used since it was queued gets a
-//! second chance (window), a promotion (probation) or another lap
-//! (protected, as long as its 2-bit credit lasts); its pending uses are then
-//! added to the frequency sketch ("folded"). So the sketch learns every use,
-//! late but before any decision that depends on it.
+//! [`Stamp`] (time of use, reference bit, one more pending use), with one
+//! store under the shard's shared lock. The write path acts on the stamps it
+//! meets at the queues' heads, CLOCK fashion: an entry referenced since it
+//! was last looked at gets a second chance (window), a promotion
+//! (probation) or another lap (protected, as long as its 2-bit credit
+//! lasts). Pending uses are added to the frequency sketch ("folded") when
+//! the sketch is about to be read — both sides of a duel are folded first —
+//! when an entry leaves, and when 15 have piled up. So the sketch learns
+//! every use, late but before any decision that depends on it.
 //!
 //! When room is needed, the oldest candidate duels probation's head, by the
 //! setting's [`Admission`] rule:
@@ -394,21 +396,39 @@ impl Adaptive {
         class.queues[to].units += units;
     }
 
-    /// Adds the pending uses of `slot` to the sketch and to its credit;
-    /// returns how many there were, and the stamp after.
+    /// Adds the pending uses of `slot` to the sketch; returns the stamp
+    /// after.
     #[inline]
-    fn fold<N: Nodes>(&mut self, slot: u32, nodes: &mut N) -> (u32, Stamp) {
+    fn fold<N: Nodes>(&mut self, slot: u32, nodes: &mut N) -> Stamp {
         let stamp = nodes.stamp(slot);
         let pending = stamp.pending();
         if pending == 0 {
-            return (0, stamp);
+            return stamp;
         }
         self.sketch.increment_by(nodes.hash(slot), pending);
-        let folded = stamp
-            .without_pending()
-            .with_credit(stamp.credit() + pending);
+        let folded = stamp.without_pending();
         nodes.set_stamp(slot, folded);
-        (pending, folded)
+        folded
+    }
+
+    /// CLOCK's look at `slot`: if it was used since the last look, it earns
+    /// a credit and its reference is cleared. Pending uses are folded into
+    /// the sketch only once their count is full: the sketch is read only in
+    /// duels, which fold both sides first, so folding at every look would
+    /// cost a sketch access (a cache miss, in a large cache) per promotion
+    /// for nothing. Returns whether it was used, and the stamp after.
+    #[inline]
+    fn look<N: Nodes>(&mut self, slot: u32, nodes: &mut N) -> (bool, Stamp) {
+        let mut stamp = nodes.stamp(slot);
+        if stamp.pending() == Stamp::MAX_PENDING {
+            stamp = self.fold(slot, nodes);
+        }
+        if !stamp.referenced() {
+            return (false, stamp);
+        }
+        let looked = stamp.unreferenced().with_credit(stamp.credit() + 1);
+        nodes.set_stamp(slot, looked);
+        (true, looked)
     }
 
     /// Restores the window and protected bounds of class `at`: window
@@ -427,9 +447,9 @@ impl Adaptive {
             let Some(slot) = self.front(at, W, nodes) else {
                 break;
             };
-            let (pending, stamp) = self.fold(slot, nodes);
+            let (used, stamp) = self.look(slot, nodes);
             let room = self.units <= self.sizing.capacity;
-            let to = if pending > 0 && laps > 1 {
+            let to = if used && laps > 1 {
                 laps -= 1;
                 W
             } else if room {
@@ -453,7 +473,7 @@ impl Adaptive {
             let Some(slot) = self.front(at, PROTECTED, nodes) else {
                 break;
             };
-            let (_, stamp) = self.fold(slot, nodes);
+            let (_, stamp) = self.look(slot, nodes);
             let credit = stamp.credit();
             if credit > 0 && laps > 0 {
                 laps -= 1;
@@ -480,7 +500,7 @@ impl Adaptive {
                 let Some(slot) = self.front(at, W, nodes) else {
                     break;
                 };
-                let (_, stamp) = self.fold(slot, nodes);
+                let (_, stamp) = self.look(slot, nodes);
                 nodes.set_stamp(slot, stamp.with_credit(0));
                 self.move_head(at, W, PROBATION, slot, nodes);
             }
@@ -510,7 +530,7 @@ impl Adaptive {
                 self.shift_head(at, PROBATION, PROBATION, nodes);
                 continue;
             }
-            let (_, stamp) = self.fold(slot, nodes);
+            let (_, stamp) = self.look(slot, nodes);
             if stamp.credit() == 0 {
                 return Some(slot);
             }
@@ -523,7 +543,7 @@ impl Adaptive {
     /// Drops protected's oldest entry to probation, its credit spent.
     fn demote<N: Nodes>(&mut self, at: usize, nodes: &mut N) -> Option<u32> {
         let slot = self.front(at, PROTECTED, nodes)?;
-        let (_, stamp) = self.fold(slot, nodes);
+        let (_, stamp) = self.look(slot, nodes);
         nodes.set_stamp(slot, stamp.with_credit(0));
         self.move_head(at, PROTECTED, PROBATION, slot, nodes);
         Some(slot)
@@ -538,7 +558,7 @@ impl Adaptive {
     /// leaving (the history says when it was last used before).
     fn reuse_interval<N: Nodes>(&self, candidate: u32, nodes: &N) -> Option<u32> {
         let stamp = nodes.stamp(candidate);
-        if stamp.credit() > 0 || stamp.pending() > 0 {
+        if stamp.credit() > 0 || stamp.referenced() {
             return Some(Self::age(stamp.time(), nodes));
         }
         self.history.since(nodes.hash(candidate), stamp.time())
@@ -664,7 +684,9 @@ impl Adaptive {
     /// The live entry in `slot` is evicted: remembered in the history, and
     /// if it lost a duel, its candidate enters probation.
     pub(crate) fn evict<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) {
-        self.history.push(facts.hash, nodes.stamp(slot).time());
+        // Its uses go into the sketch, for when the key comes back.
+        let stamp = self.fold(slot, nodes);
+        self.history.push(facts.hash, stamp.time());
         let duel = self.duel.take();
         self.remove(slot, facts, nodes);
         if let Some((candidate, victim)) = duel
@@ -689,10 +711,11 @@ impl Adaptive {
                 continue;
             }
             let candidate = self.front_except(at, C, skip, nodes);
-            if let Some(c) = candidate {
-                self.fold(c, nodes);
-            }
             let victim = self.main_victim(at, skip, nodes);
+            // The duel reads the sketch: both sides' uses must be in it.
+            for side in [candidate, victim].into_iter().flatten() {
+                self.fold(side, nodes);
+            }
             let chosen = match (candidate, victim) {
                 (Some(c), Some(v)) if self.admits(c, v, nodes) => {
                     self.duel = Some((c, v));
