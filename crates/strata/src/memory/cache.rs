@@ -17,10 +17,11 @@ use super::flight::Flights;
 use super::policy::{Policy, Sizing, Tuner};
 use super::pressure::Pressure;
 use super::removal::{Listener, RemovalCause, Removals};
-use super::shard::{Read, Shard, Spec, Totals};
+use super::shard::{Read, Shard, Spec};
 use super::stats::{Recorder, Sample};
 use super::tags::Tags;
 use super::tally::{Count, Tally};
+use super::totals::{Ledger, Totals};
 use crate::clock::{Clock, nanos};
 use crate::error::{BuildError, InsertError};
 use crate::options::{EntryOptions, Ttl};
@@ -310,7 +311,12 @@ where
             if let Some(slot) = shard.find(hash, key)
                 && shard.is_expired(slot, self.clock.now_nanos())
             {
-                shard.remove_into(slot, RemovalCause::Expired, &self.totals, &mut removals);
+                shard.remove_into(
+                    slot,
+                    RemovalCause::Expired,
+                    &Ledger::new(&self.totals),
+                    &mut removals,
+                );
                 self.publish(idx, &shard);
             }
         }
@@ -401,7 +407,8 @@ where
                 None if defaults => Some(self.spec(EntryOptions::default(), now)),
                 _ => None,
             };
-            shard.purge_expired(now, &self.totals, &mut out);
+            let ledger = Ledger::new(&self.totals);
+            shard.purge_expired(now, &ledger, &mut out);
             let result = shard.write(
                 hash,
                 key,
@@ -409,13 +416,18 @@ where
                 weight,
                 spec.as_mut(),
                 now,
-                &self.totals,
+                &ledger,
                 &mut out,
             );
             let done = match &result {
-                Ok(written) => {
-                    self.make_room_locally(idx, &mut shard, Some(written.slot), limits, &mut out)
-                }
+                Ok(written) => self.make_room_locally(
+                    idx,
+                    &mut shard,
+                    Some(written.slot),
+                    limits,
+                    &ledger,
+                    &mut out,
+                ),
                 Err(_) => true,
             };
             self.publish(idx, &shard);
@@ -452,7 +464,7 @@ where
             let mut shard = self.shards[idx].lock.write();
             let slot = shard.find(hash, key)?;
             let now = self.clock.now_nanos();
-            shard.remove_live(slot, cause, now, &self.totals, &mut out);
+            shard.remove_live(slot, cause, now, &Ledger::new(&self.totals), &mut out);
             self.publish(idx, &shard);
         }
         let (key, value, removed_for) = out.pop()?;
@@ -480,7 +492,7 @@ where
             let mut out = Removals::new();
             {
                 let mut shard = self.shards[idx].lock.write();
-                total += shard.drain(cause, now, &self.totals, &mut out);
+                total += shard.drain(cause, now, &Ledger::new(&self.totals), &mut out);
                 self.publish(idx, &shard);
             }
             self.notify(out);

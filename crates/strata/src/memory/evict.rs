@@ -22,6 +22,7 @@ use super::cache::{EMPTY, Inner};
 use super::pressure::PressureLevel;
 use super::removal::{RemovalCause, Removals};
 use super::shard::Shard;
+use super::totals::Ledger;
 
 /// The bounds one write must respect.
 #[derive(Debug, Clone, Copy)]
@@ -55,11 +56,9 @@ where
         limits
     }
 
-    fn over(&self, limits: Limits) -> bool {
-        limits
-            .entries
-            .is_some_and(|m| self.totals.len.load(Ordering::Relaxed) > m)
-            || limits.weight.is_some_and(|m| self.totals.weight() > m)
+    fn over(&self, limits: Limits, ledger: &Ledger<'_>) -> bool {
+        limits.entries.is_some_and(|m| ledger.len() > m)
+            || limits.weight.is_some_and(|m| ledger.weight() > m)
     }
 
     /// The lowest priority published by any shard other than `home`.
@@ -83,9 +82,10 @@ where
         shard: &mut Shard<K, V>,
         mut new: Option<u32>,
         limits: Limits,
+        ledger: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> bool {
-        while self.over(limits) {
+        while self.over(limits, ledger) {
             let spared = new.map(|slot| (slot, shard.priority(slot)));
             let (slot, priority) = match (shard.victim(new), spared) {
                 (Some((_, p)), Some((slot, np))) if np < p => {
@@ -112,14 +112,14 @@ where
                 }
             };
             if Some(slot) != new
-                && self.totals.prioritized.load(Ordering::Relaxed) > 0
+                && ledger.prioritized() > 0
                 && self
                     .lowest_elsewhere(idx)
                     .is_some_and(|p| p < i64::from(priority))
             {
                 return false;
             }
-            shard.remove_into(slot, RemovalCause::Capacity, &self.totals, out);
+            shard.remove_into(slot, RemovalCause::Capacity, ledger, out);
             if new == Some(slot) {
                 new = None;
             }
@@ -162,7 +162,12 @@ where
         };
         let freed = victim.map(|slot| {
             let weight = u64::from(shard.weight_of(slot));
-            shard.remove_into(slot, RemovalCause::Capacity, &self.totals, out);
+            shard.remove_into(
+                slot,
+                RemovalCause::Capacity,
+                &Ledger::new(&self.totals),
+                out,
+            );
             (1, weight)
         });
         self.publish(target, &shard);
@@ -180,7 +185,7 @@ where
     ) {
         self.purge_all(out);
         let mut fruitless = 0;
-        while self.over(limits) && fruitless <= self.shards.len() {
+        while self.over(limits, &Ledger::new(&self.totals)) && fruitless <= self.shards.len() {
             match self.evict_one(Some(home), new, out) {
                 Some(_) => fruitless = 0,
                 None => fruitless += 1,
@@ -193,7 +198,7 @@ where
         let now = self.clock.now_nanos();
         for (idx, cell) in self.shards.iter().enumerate() {
             let mut shard = cell.lock.write();
-            shard.purge_expired(now, &self.totals, out);
+            shard.purge_expired(now, &Ledger::new(&self.totals), out);
             self.publish(idx, &shard);
         }
     }

@@ -10,6 +10,7 @@ use std::hash::Hash;
 use super::MemoryCache;
 use super::removal::{RemovalCause, Removals};
 use super::shard::Shard;
+use super::totals::Ledger;
 use crate::error::PatternError;
 use crate::pattern::KeyPattern;
 
@@ -30,8 +31,13 @@ where
                 let mut shard = inner.shards[idx].lock.write();
                 for slot in select(&shard) {
                     let cause = RemovalCause::Invalidated;
-                    total +=
-                        u64::from(shard.remove_live(slot, cause, now, &inner.totals, &mut out));
+                    total += u64::from(shard.remove_live(
+                        slot,
+                        cause,
+                        now,
+                        &Ledger::new(&inner.totals),
+                        &mut out,
+                    ));
                 }
                 inner.publish(idx, &shard);
             }
@@ -80,7 +86,7 @@ where
                                 slot,
                                 cause,
                                 now,
-                                &inner.totals,
+                                &Ledger::new(&inner.totals),
                                 &mut out,
                             ));
                         }

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use super::MemoryCache;
 use super::removal::Removals;
+use super::totals::Ledger;
 use crate::error::InvariantError;
 
 impl<K, V> MemoryCache<K, V>
@@ -26,7 +27,7 @@ where
             let mut out = Removals::new();
             {
                 let mut shard = inner.shards[idx].lock.write();
-                shard.purge_expired(now, &inner.totals, &mut out);
+                shard.purge_expired(now, &Ledger::new(&inner.totals), &mut out);
                 inner.publish(idx, &shard);
             }
             inner.notify(out);

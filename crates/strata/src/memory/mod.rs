@@ -42,6 +42,7 @@ mod snapshot;
 pub mod stats;
 mod tags;
 mod tally;
+mod totals;
 
 pub use builder::{MAX_SHARDS, MemoryCacheBuilder};
 pub use cache::MemoryCache;

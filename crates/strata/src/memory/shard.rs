@@ -24,79 +24,8 @@ use super::removal::{RemovalCause, Removals};
 use super::slots::Slots;
 use super::snapshot::SnapshotEntry;
 use super::tags::Tags;
+use super::totals::Ledger;
 use crate::error::InsertError;
-
-/// Totals across all shards, kept by the shards as they change.
-#[derive(Debug, Default)]
-pub(crate) struct Totals {
-    pub(crate) len: AtomicU64,
-    /// Total weight, kept only when entries are weighed: otherwise every
-    /// entry weighs 1 and the weight is the length, which saves every write
-    /// and eviction a locked instruction on a counter all threads share.
-    weight: AtomicU64,
-    weighted: bool,
-    /// Whether one shard keeps these totals: then every update happens
-    /// under that shard's exclusive lock, and a plain load and store does
-    /// what a locked read-modify-write would.
-    single: bool,
-    /// Entries whose priority is not 0. While this is zero, every entry is in
-    /// the same class and eviction never needs to look at other shards.
-    pub(crate) prioritized: AtomicU64,
-}
-
-impl Totals {
-    /// Totals for a cache of `shards` shards, weighing entries or not.
-    pub(crate) fn new(weighted: bool, shards: usize) -> Self {
-        Self {
-            weighted,
-            single: shards == 1,
-            ..Self::default()
-        }
-    }
-
-    #[inline]
-    fn bump(&self, counter: &AtomicU64, by: u64, up: bool) {
-        if self.single {
-            let value = counter.load(Ordering::Relaxed);
-            let value = if up { value + by } else { value - by };
-            counter.store(value, Ordering::Relaxed);
-        } else if up {
-            counter.fetch_add(by, Ordering::Relaxed);
-        } else {
-            counter.fetch_sub(by, Ordering::Relaxed);
-        }
-    }
-
-    /// The total weight of the entries.
-    #[inline]
-    pub(crate) fn weight(&self) -> u64 {
-        if self.weighted {
-            self.weight.load(Ordering::Relaxed)
-        } else {
-            self.len.load(Ordering::Relaxed)
-        }
-    }
-
-    fn add(&self, weight: u32, priority: i32) {
-        self.bump(&self.len, 1, true);
-        if self.weighted {
-            self.bump(&self.weight, u64::from(weight), true);
-        }
-        if priority != 0 {
-            self.bump(&self.prioritized, 1, true);
-        }
-    }
-
-    fn sub(&self, weight: u32, priority: i32) {
-        self.bump(&self.len, 1, false);
-        if self.weighted {
-            self.bump(&self.weight, u64::from(weight), false);
-        }
-        if priority != 0 {
-            self.bump(&self.prioritized, 1, false);
-        }
-    }
-}
 
 /// A write's options with the cache's defaults applied and times made
 /// absolute.
@@ -511,7 +440,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         weight: u32,
         spec: Option<&mut Spec>,
         now: u64,
-        totals: &Totals,
+        totals: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> Result<Written, InsertError> {
         let mut replaced = false;
@@ -568,7 +497,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         spec: Option<&mut Spec>,
         now: u64,
         old: Facts,
-        totals: &Totals,
+        totals: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> Written {
         let link = self.slots.get(slot).map(|e| e.link);
@@ -607,7 +536,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         &mut self,
         slot: u32,
         cause: RemovalCause,
-        totals: &Totals,
+        totals: &Ledger<'_>,
     ) -> Option<(K, V)> {
         let entry = self.slots.get(slot)?;
         let (hash, link) = (self.hasher.hash_one(&entry.key), entry.link);
@@ -638,7 +567,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         slot: u32,
         cause: RemovalCause,
         now: u64,
-        totals: &Totals,
+        totals: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> bool {
         let live = !self.is_expired(slot, now);
@@ -652,7 +581,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         &mut self,
         slot: u32,
         cause: RemovalCause,
-        totals: &Totals,
+        totals: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) {
         if let Some((key, value)) = self.remove_slot(slot, cause, totals) {
@@ -662,13 +591,18 @@ impl<K: Hash + Eq, V> Shard<K, V> {
 
     /// Removes every entry whose deadline has passed at `now`.
     #[inline]
-    pub(crate) fn purge_expired(&mut self, now: u64, totals: &Totals, out: &mut Removals<K, V>) {
+    pub(crate) fn purge_expired(
+        &mut self,
+        now: u64,
+        totals: &Ledger<'_>,
+        out: &mut Removals<K, V>,
+    ) {
         if self.expiring > 0 || self.expiry.len() > 0 {
             self.purge_due(now, totals, out);
         }
     }
 
-    fn purge_due(&mut self, now: u64, totals: &Totals, out: &mut Removals<K, V>) {
+    fn purge_due(&mut self, now: u64, totals: &Ledger<'_>, out: &mut Removals<K, V>) {
         let mut later = Vec::new();
         while let Some(slot) = self.expiry.pop_due(now) {
             match self.deadline(slot) {
@@ -772,7 +706,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         &mut self,
         cause: RemovalCause,
         now: u64,
-        totals: &Totals,
+        totals: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> u64 {
         let mut live = 0;

@@ -4,7 +4,7 @@
 //! `EvictionPolicy`, over slot numbers of one shard, and keep their own
 //! per-slot state. `Adaptive`, the default, keeps none: it threads its queues
 //! through the entries' own link words and keeps its per-entry state in their
-//! stamps (through [`Nodes`]), so that a read records itself with one store
+//! stamps (through `Nodes`), so that a read records itself with one store
 //! under the shard's shared lock. The shard calls the policy on every insert,
 //! overwrite and removal (and on every read for the others), and asks it for
 //! a victim when the cache is over capacity.
