@@ -220,8 +220,11 @@ fn bench_compare_prints_every_row_with_figures_and_their_ratios() {
         "1000",
         "--memory-entries",
         "20000",
+        "--rounds",
+        "2",
     ]);
     assert!(ok, "{err}");
+    assert!(out.contains("median of 2 rounds"), "{out}");
     let header = cells(&out, "workload");
     assert_eq!(
         header[..6],
@@ -300,6 +303,12 @@ fn bench_compare_names_a_missing_trace() {
         "{err}"
     );
     assert!(err.contains("--traces"), "{err}");
+    let (ok, _, err) = strata(&["bench", "--compare", "--rounds", "0"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--rounds") && !err.contains("panicked"),
+        "{err}"
+    );
     // The compare options belong to --compare.
     let (ok, _, err) = strata(&["bench", "--memory-entries", "10"]);
     assert!(!ok);

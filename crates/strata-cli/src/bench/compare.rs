@@ -72,6 +72,12 @@ pub(crate) struct CompareArgs {
     /// Entries inserted for the memory rows (each cache's capacity there).
     #[arg(long, default_value_t = 1_000_000, requires = "compare")]
     memory_entries: u64,
+    /// Rounds of the throughput and latency rows. Each round measures every
+    /// cache in turn, and each figure reported is the median of its rounds,
+    /// so that a burst of noise on the shared machine moves one round, not
+    /// a ratio.
+    #[arg(long, default_value_t = 3, requires = "compare")]
+    rounds: usize,
 }
 
 /// What every cache is run on: drawn once, before any timing.
@@ -92,8 +98,14 @@ pub(super) fn run(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let cmp = &args.compare;
-    if cmp.replay_capacity == 0 || cmp.memory_entries == 0 || cmp.replay_limit == Some(0) {
-        bail!("--replay-capacity, --replay-limit and --memory-entries must be greater than zero");
+    if cmp.replay_capacity == 0
+        || cmp.memory_entries == 0
+        || cmp.replay_limit == Some(0)
+        || cmp.rounds == 0
+    {
+        bail!(
+            "--replay-capacity, --replay-limit, --memory-entries and --rounds must be greater than zero"
+        );
     }
     // The trace first: a missing file should fail before minutes of work.
     let mut replay = read_trace(&cmp.traces)?;
@@ -118,7 +130,8 @@ pub(super) fn run(
     writeln!(
         out,
         "strata bench --compare: capacity {}, {} keys (Zipf s = {}), {} operations per \
-         measurement ({}% inserts in the mixed rows); replay of {} ({} requests) at {} entries; \
+         measurement ({}% inserts in the mixed rows), median of {} rounds; replay of {} ({} \
+         requests) at {} entries; \
          get latency: one get in {SAMPLE_EVERY} timed under the {LATENCY_THREADS}-thread mixed load; \
          memory: {} entries into caches of that capacity, tag rows with one tag per {ENTRIES_PER_TAG} \
          entries and a TTL of {}s (moka: TTL on the builder, no tags; quick_cache: neither); \
@@ -128,6 +141,7 @@ pub(super) fn run(
         args.zipf,
         plan.keys.len(),
         INSERT_SHARE * 100.0,
+        cmp.rounds,
         REPLAY_TRACE,
         plan.replay.len(),
         plan.replay_capacity,
@@ -137,19 +151,34 @@ pub(super) fn run(
     )?;
     writeln!(out)?;
 
-    let mut strata = Vec::new();
-    // The default policy first, then the peers, then any other policies:
-    // the run's noise drifts with time, so the figures the targets compare
-    // are taken close together.
+    // The default policy first, then the peers, then any other policies,
+    // round after round: the run's noise drifts with time, so the figures
+    // the targets compare are taken close together, and each is the median
+    // of its rounds.
     let (first, rest) = policies.split_first().context("no policy to measure")?;
-    strata.push(measure(Contender::Strata(*first), &plan)?);
-    let peers = [
-        measure(Contender::Moka, &plan)?,
-        measure(Contender::QuickCache, &plan)?,
+    let mut order = vec![
+        Contender::Strata(*first),
+        Contender::Moka,
+        Contender::QuickCache,
     ];
-    for &policy in rest {
-        strata.push(measure(Contender::Strata(policy), &plan)?);
+    order.extend(rest.iter().map(|&p| Contender::Strata(p)));
+    let mut runs: Vec<Vec<Figures>> = order.iter().map(|_| Vec::new()).collect();
+    for round in 0..cmp.rounds {
+        for (at, &contender) in order.iter().enumerate() {
+            // Memory is counted, not timed: once is enough.
+            runs[at].push(measure(contender, &plan, round == 0)?);
+        }
     }
+    let mut medians = runs.into_iter().filter_map(|mut rounds| {
+        let rest = rounds.split_off(1);
+        rounds.pop().map(|first| Figures::median(first, &rest))
+    });
+    let default = medians.next().context("measured")?;
+    let peers = [
+        medians.next().context("measured")?,
+        medians.next().context("measured")?,
+    ];
+    let strata: Vec<Figures> = std::iter::once(default).chain(medians).collect();
 
     for figures in &strata {
         write!(out, "{}", report::table(figures, &peers))?;
@@ -189,15 +218,18 @@ fn read_trace(dir: &Path) -> anyhow::Result<Vec<u64>> {
     Ok(trace.keys)
 }
 
-/// Every row for one cache.
-fn measure(contender: Contender, plan: &Plan) -> anyhow::Result<Figures> {
+/// Every row for one cache (the memory rows only `with_memory`).
+fn measure(contender: Contender, plan: &Plan, with_memory: bool) -> anyhow::Result<Figures> {
     eprintln!("strata bench --compare: measuring {}…", contender.name());
     let mut figures = Figures::new(contender);
     match contender {
         Contender::Strata(policy) => {
             let stats = plan.stats;
             let build = |capacity| contender::strata(policy, capacity, stats);
-            throughput_rows(&mut figures, plan, build)?;
+            throughput_rows(&mut figures, plan, build, with_memory)?;
+            if !with_memory {
+                return Ok(figures);
+            }
             let tagged = footprint(plan.memory_entries, build, |c, k| {
                 let options = EntryOptions::new().with_tag(tag_of(k)).with_ttl(TAGGED_TTL);
                 // Weight 1, non-zero capacity: cannot fail.
@@ -207,7 +239,10 @@ fn measure(contender: Contender, plan: &Plan) -> anyhow::Result<Figures> {
         }
         Contender::Moka => {
             let build = |capacity| Ok(contender::moka(capacity, None));
-            throughput_rows(&mut figures, plan, build)?;
+            throughput_rows(&mut figures, plan, build, with_memory)?;
+            if !with_memory {
+                return Ok(figures);
+            }
             let tagged = footprint(
                 plan.memory_entries,
                 |capacity| Ok(contender::moka(capacity, Some(TAGGED_TTL))),
@@ -217,7 +252,7 @@ fn measure(contender: Contender, plan: &Plan) -> anyhow::Result<Figures> {
         }
         Contender::QuickCache => {
             let build = |capacity| Ok(contender::quick_cache(capacity));
-            throughput_rows(&mut figures, plan, build)?;
+            throughput_rows(&mut figures, plan, build, with_memory)?;
             // No tags, no TTL: no figure (see `Tagged::Unsupported`).
             debug_assert_eq!(contender.tagged(), Tagged::Unsupported);
         }
@@ -230,11 +265,13 @@ fn tag_of(k: u64) -> String {
     format!("group:{}", k / ENTRIES_PER_TAG)
 }
 
-/// The rows every cache has: throughput, latency, plain memory.
+/// The rows every cache has: throughput, latency, and (`with_memory`)
+/// plain memory.
 fn throughput_rows<C: Cache>(
     figures: &mut Figures,
     plan: &Plan,
     build: impl Fn(u64) -> anyhow::Result<C>,
+    with_memory: bool,
 ) -> anyhow::Result<()> {
     let mut record = |row: Row, rate: Rate| {
         figures.set(row, rate.per_second);
@@ -268,6 +305,9 @@ fn throughput_rows<C: Cache>(
     figures.set(Row::GetP99, latency.p99);
     figures.set(Row::GetP999, latency.p999);
 
+    if !with_memory {
+        return Ok(());
+    }
     let plain = footprint(plan.memory_entries, &build, |c, k| c.insert(k, k))?;
     memory_row(figures, Row::Memory, plan, plain);
     Ok(())

@@ -110,6 +110,32 @@ impl Figures {
         }
     }
 
+    /// One cache's figures over several rounds, as one: each row's median
+    /// (the upper middle of an even count), each hit ratio and note from
+    /// the first round that has it: `out` is the first round, `rest` the
+    /// others.
+    pub(super) fn median(mut out: Figures, rest: &[Figures]) -> Figures {
+        for row in Row::ALL {
+            let mut values: Vec<f64> = std::iter::once(out.get(row))
+                .chain(rest.iter().map(|f| f.get(row)))
+                .flatten()
+                .collect();
+            values.sort_by(f64::total_cmp);
+            if let Some(&middle) = values.get(values.len() / 2) {
+                out.set(row, middle);
+            }
+            let first = out.hit_ratios.get(row.index()).copied().flatten();
+            if first.is_none()
+                && let Some(ratio) = rest
+                    .iter()
+                    .find_map(|f| f.hit_ratios.get(row.index()).copied().flatten())
+            {
+                out.set_hit_ratio(row, ratio);
+            }
+        }
+        out
+    }
+
     /// The figure of `row`, if measured.
     pub(super) fn get(&self, row: Row) -> Option<f64> {
         self.values.get(row.index()).copied().flatten()
@@ -203,4 +229,33 @@ pub(super) fn hit_ratios(all: &[&Figures]) -> String {
 fn line(out: &mut String, cells: &[String]) {
     // Writing to a String cannot fail.
     let _ = writeln!(out, "| {} |", cells.join(" | "));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata::Policy;
+
+    fn figures(read: f64, memory: Option<f64>) -> Figures {
+        let mut f = Figures::new(Contender::Strata(Policy::Adaptive));
+        f.set(Row::Read(1), read);
+        f.set_hit_ratio(Row::Read(1), read / 10.0);
+        if let Some(bytes) = memory {
+            f.set(Row::Memory, bytes);
+        }
+        f
+    }
+
+    #[test]
+    fn the_median_of_rounds_takes_each_rows_middle_and_keeps_rows_measured_once() {
+        let rounds = [figures(5.0, None), figures(1.0, None)];
+        let out = Figures::median(figures(3.0, Some(50.0)), &rounds);
+        assert_eq!(out.get(Row::Read(1)), Some(3.0));
+        // Memory is counted in the first round only: its one figure stays.
+        assert_eq!(out.get(Row::Memory), Some(50.0));
+        assert_eq!(out.get(Row::Mixed(1)), None);
+        // An even count takes the upper middle.
+        let out = Figures::median(figures(4.0, None), &[figures(2.0, None)]);
+        assert_eq!(out.get(Row::Read(1)), Some(4.0));
+    }
 }
