@@ -62,14 +62,26 @@ async fn a_request_in_flight_at_shutdown_finishes() {
         let client = s.client.clone();
         let url = s.at("/v1/default/benchmark");
         tokio::spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"ops": 2_000_000}))
-                .send()
-                .await
+            // The probe below holds the benchmark slot for a moment too, so
+            // this request may arrive while the probe runs and be refused:
+            // it retries until it holds the slot itself.
+            loop {
+                let response = client
+                    .post(url.clone())
+                    .json(&json!({"ops": 2_000_000}))
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status() == StatusCode::CONFLICT => {
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    }
+                    other => return other,
+                }
+            }
         })
     };
-    // Wait until the benchmark holds the server, then shut down.
+    // Wait until the benchmark holds the server (the only other holder of
+    // the slot is this probe, which runs one at a time), then shut down.
     support::eventually("the request to be in flight", || async {
         let response = s
             .client
