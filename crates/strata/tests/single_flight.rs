@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use strata::{CacheStats, MemoryCache};
+use strata::MemoryCache;
 
 const THREADS: usize = 16;
 
@@ -163,6 +163,7 @@ fn distinct_keys_load_in_parallel() {
 #[cfg(feature = "tokio")]
 mod async_loaders {
     use super::*;
+    use strata::CacheStats;
 
     /// Waits until `ready` holds for the stats of `cache` (or fails after 10 s).
     async fn wait_until(

@@ -176,6 +176,7 @@ where
     }
 
     /// Publishes a shard's lowest priority after it changed.
+    #[inline]
     pub(crate) fn publish(&self, shard: usize, locked: &Shard<K, V>) {
         self.shards[shard].min_priority.store(
             locked.min_priority().map_or(EMPTY, i64::from),
@@ -190,7 +191,16 @@ where
     }
 
     /// Counts removals and hands them to the listener. Call with no lock held.
+    #[inline]
     pub(crate) fn notify(&self, removals: Removals<K, V>) {
+        // Most writes remove nothing: they should not pay for a call.
+        if removals.is_empty() {
+            return;
+        }
+        self.notify_all(removals);
+    }
+
+    fn notify_all(&self, removals: Removals<K, V>) {
         for (_, _, cause) in &removals {
             self.count_removal(*cause);
         }

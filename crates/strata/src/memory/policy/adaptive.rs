@@ -285,13 +285,24 @@ impl Adaptive {
         }
     }
 
+    #[inline]
     fn class_of(&self, priority: i32) -> Option<usize> {
+        // The usual case: one class, no search.
+        if let [only] = self.classes.as_slice() {
+            return (only.priority == priority).then_some(0);
+        }
         self.classes
             .binary_search_by_key(&priority, |c| c.priority)
             .ok()
     }
 
+    #[inline]
     fn class_at(&mut self, priority: i32) -> usize {
+        if let [only] = self.classes.as_slice()
+            && only.priority == priority
+        {
+            return 0;
+        }
         match self.classes.binary_search_by_key(&priority, |c| c.priority) {
             Ok(at) => at,
             Err(at) => {
