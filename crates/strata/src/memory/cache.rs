@@ -426,6 +426,7 @@ where
                 weight,
                 spec.as_mut(),
                 now,
+                limits,
                 &ledger,
                 &mut out,
             );

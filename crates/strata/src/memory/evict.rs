@@ -31,6 +31,14 @@ pub(crate) struct Limits {
     weight: Option<u64>,
 }
 
+impl Limits {
+    /// Whether the cache, as `ledger` counts it, is over these bounds.
+    pub(crate) fn exceeded(self, ledger: &Ledger<'_>) -> bool {
+        self.entries.is_some_and(|m| ledger.len() > m)
+            || self.weight.is_some_and(|m| ledger.weight() > m)
+    }
+}
+
 impl<K, V> Inner<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -57,8 +65,7 @@ where
     }
 
     fn over(&self, limits: Limits, ledger: &Ledger<'_>) -> bool {
-        limits.entries.is_some_and(|m| ledger.len() > m)
-            || limits.weight.is_some_and(|m| ledger.weight() > m)
+        limits.exceeded(ledger)
     }
 
     /// The lowest priority published by any shard other than `home`.

@@ -17,6 +17,7 @@ use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
 use super::entry::{Entry, LATEST, Link, Stamp};
+use super::evict::Limits;
 use super::expiry::ExpiryQueue;
 use super::extras::{Extras, Rich};
 use super::policy::{AnyPolicy, Facts, Nodes, Policy, Sizing, Tuner};
@@ -440,6 +441,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         weight: u32,
         spec: Option<&mut Spec>,
         now: u64,
+        limits: Limits,
         totals: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> Result<Written, InsertError> {
@@ -451,9 +453,9 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             // singly linked, so an entry cannot change class in place: it
             // leaves and comes back as new.
             if !(self.policy.keeps_links() && old.priority != priority) {
-                return Ok(
-                    self.overwrite(slot, hash, key, value, weight, spec, now, old, totals, out)
-                );
+                return Ok(self.overwrite(
+                    slot, hash, key, value, weight, spec, now, old, limits, totals, out,
+                ));
             }
             if let Some((old_key, old_value)) =
                 self.remove_slot(slot, RemovalCause::Replaced, totals)
@@ -474,6 +476,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let priority = self.priority(slot);
         totals.add(weight, priority);
         self.weight += u64::from(weight);
+        self.policy.set_cache_room(!limits.exceeded(totals));
         {
             let (slots, hasher) = (&self.slots, &self.hasher);
             self.table.insert_unique(hash, slot, |&s| {
@@ -497,6 +500,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         spec: Option<&mut Spec>,
         now: u64,
         old: Facts,
+        limits: Limits,
         totals: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> Written {
@@ -521,6 +525,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let facts = self.facts(slot, hash);
         totals.add(weight, facts.priority);
         self.weight += u64::from(weight);
+        self.policy.set_cache_room(!limits.exceeded(totals));
         self.with_policy(|policy, nodes| policy.update(slot, &old, &facts, nodes));
         if let Some(old_value) = old_value {
             out.push((key, old_value, RemovalCause::Replaced));

@@ -314,6 +314,16 @@ impl AnyPolicy {
         others!(self, p => p.insert(slot, facts))
     }
 
+    /// Tells the policy whether the whole cache is within its bounds with
+    /// the entry being written: a shard under its share of the bound may
+    /// sit in a full cache, and must then choose as a full one does.
+    #[inline]
+    pub(crate) fn set_cache_room(&mut self, room: bool) {
+        if let AnyPolicy::Adaptive(p) = self {
+            p.set_cache_room(room);
+        }
+    }
+
     /// The entry in `slot` was overwritten, keeping its priority; its weight
     /// may have changed from `old`.
     #[inline]
