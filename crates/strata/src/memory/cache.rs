@@ -244,7 +244,7 @@ where
         if let Some(tuner) = &self.tuner
             && tuner.wants(hash)
         {
-            tuner.observe(hash);
+            tuner.record(hash);
         }
         let want_key = sample.hot && self.recorder.as_ref().is_some_and(|r| r.wants_hot_keys());
         let cell = &self.shards[idx];
@@ -444,6 +444,12 @@ where
             self.publish(idx, &shard);
             (result, done)
         };
+        // The reads' samples reach the tuner here, outside the shard lock.
+        if let Some(tuner) = &self.tuner
+            && tuner.has_queued()
+        {
+            tuner.feed();
+        }
         if let Ok(written) = &result {
             if !done {
                 self.make_room_elsewhere(idx, Some((written.slot, hash)), limits, &mut out);

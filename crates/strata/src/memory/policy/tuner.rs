@@ -17,15 +17,29 @@
 //! One tuner serves all of a cache's shards: its cost per sampled request is
 //! six miniature requests, and one tuner sized by the whole cache
 //! samples `shards` times fewer requests than a tuner per shard would.
-//! Requests reach it under a `try_lock`: when another thread is feeding it,
-//! the sample is dropped rather than waited for.
+//!
+//! A read never does that work: it only queues its sampled hash (a
+//! `try_lock` and a push), and the next write, once it has released its
+//! shard, feeds the queue to the miniatures. Six miniature requests take a
+//! microsecond or more, which in a read made one read in a few hundred
+//! ten times slower than the rest: the cache's tail latency. Writes are
+//! slow anyway, and this work holds no shard lock. When the queue is
+//! full (a long run of reads without a write) or another thread holds it,
+//! a sample is dropped rather than waited for: without writes nothing is
+//! evicted, so the setting does not matter until writes come back, and
+//! their samples with them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
 use super::adaptive::{Admission, Setting};
 use super::mini::Mini;
+
+/// The most sampled hashes waiting for a write to feed them to the
+/// miniatures: 2 KiB. In a replay every miss writes, so a full queue needs
+/// some 256 × `rate` hits in a row.
+const QUEUE: usize = 256;
 
 /// The settings tried: window fractions (from "one entry" to most of the
 /// cache) with frequency admission and a large protected segment
@@ -105,6 +119,9 @@ struct State {
     window: f64,
     /// The miniature currently followed.
     chosen: usize,
+    /// The batch being fed, swapped with the queue (so neither allocates
+    /// once grown).
+    batch: Vec<u64>,
 }
 
 /// The tuner of one cache.
@@ -114,6 +131,10 @@ pub(crate) struct Tuner {
     /// The current setting, packed ([`Setting::pack`]).
     current: AtomicU64,
     state: Mutex<State>,
+    /// Sampled hashes queued by reads, oldest first.
+    queue: Mutex<Vec<u64>>,
+    /// How many are queued: what a write checks without taking the lock.
+    queued: AtomicUsize,
 }
 
 impl std::fmt::Debug for Tuner {
@@ -155,7 +176,10 @@ impl Tuner {
                 epoch: capacity.max(64),
                 seen: 0,
                 chosen,
+                batch: Vec::new(),
             }),
+            queue: Mutex::new(Vec::new()),
+            queued: AtomicUsize::new(0),
         }
     }
 
@@ -173,28 +197,71 @@ impl Tuner {
         (hash.wrapping_mul(0x94D0_49BB_1331_11EB) >> 40) & self.mask == 0
     }
 
-    /// Feeds one sampled request (a hit or a miss of the cache) to the
-    /// miniatures, unless another thread is doing so.
-    pub(crate) fn observe(&self, hash: u64) {
+    /// Queues one sampled request (a hit or a miss of the cache) for the
+    /// miniatures; dropped if the queue is full or busy.
+    #[inline]
+    pub(crate) fn record(&self, hash: u64) {
+        if let Some(mut queue) = self.queue.try_lock()
+            && queue.len() < QUEUE
+        {
+            queue.push(hash);
+            self.queued.store(queue.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether requests are queued for [`feed`](Self::feed).
+    #[inline]
+    pub(crate) fn has_queued(&self) -> bool {
+        self.queued.load(Ordering::Relaxed) > 0
+    }
+
+    /// Feeds the queued requests to the miniatures, in order, unless
+    /// another thread is doing so. Call with no shard lock held.
+    #[cold]
+    pub(crate) fn feed(&self) {
         let Some(mut state) = self.state.try_lock() else {
             return;
         };
-        for shadow in &mut state.shadows {
-            if shadow.mini.request(hash) {
-                shadow.hits += 1;
+        let mut batch = std::mem::take(&mut state.batch);
+        batch.clear();
+        {
+            let mut queue = self.queue.lock();
+            std::mem::swap(&mut *queue, &mut batch);
+            self.queued.store(0, Ordering::Relaxed);
+        }
+        for &hash in &batch {
+            if let Some(setting) = state.request(hash) {
+                self.current.store(setting.pack(), Ordering::Relaxed);
             }
         }
-        state.seen += 1;
-        if state.seen < state.epoch {
-            return;
-        }
-        state.seen = 0;
-        let setting = state.end_epoch();
-        self.current.store(setting.pack(), Ordering::Relaxed);
+        state.batch = batch;
+    }
+
+    /// Queues and feeds one request at once.
+    #[cfg(test)]
+    fn observe(&self, hash: u64) {
+        self.record(hash);
+        self.feed();
     }
 }
 
 impl State {
+    /// One sampled request for every miniature; the new setting if it
+    /// ended an epoch.
+    fn request(&mut self, hash: u64) -> Option<Setting> {
+        for shadow in &mut self.shadows {
+            if shadow.mini.request(hash) {
+                shadow.hits += 1;
+            }
+        }
+        self.seen += 1;
+        if self.seen < self.epoch {
+            return None;
+        }
+        self.seen = 0;
+        Some(self.end_epoch())
+    }
+
     /// Scores the epoch's hits, follows the best miniature if it leads by
     /// more than the margin, and moves the window part of the way to its
     /// size.
