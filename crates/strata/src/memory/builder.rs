@@ -320,10 +320,12 @@ where
 /// `get` 20 µs, 3.4× quick_cache's); sixteen cut it to 5.6 µs (0.97×), p99
 /// from 1.5× to 1.2× quick_cache's, and raised 2-thread mixed throughput by a
 /// third (`strata bench --compare`, 2 cores, median of 3 rounds).
-/// Single-thread reads came out lower in those runs (0.58–0.86× quick_cache
-/// against 0.92–0.94×; in a direct alternation of 7 runs each, a median of
-/// 26.4 against 27.7 Mops/s), with no cause found in instruction counts or
-/// simulated cache misses; a cache shared by threads is the common case.
+/// The price is single-thread reads: criterion's `get` took 28.8–31.7 ns
+/// with 32 shards against 26.3–27.2 with 8 (four runs alternated), with
+/// the same instruction count. Most likely each read's two shard header
+/// lines (lock, clock, table, slot vector) stay in L1 less often when there
+/// are four times as many of them; moving the policy's tag next to the
+/// lock did not help. A cache shared by threads is the common case.
 /// Hit ratio does not depend on the count (within 0.2 point from 1 to 32
 /// shards on the reference traces).
 const SHARDS_PER_CORE: usize = 16;
