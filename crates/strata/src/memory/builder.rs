@@ -322,10 +322,10 @@ where
 /// third (`strata bench --compare`, 2 cores, median of 3 rounds).
 /// The price is single-thread reads: criterion's `get` took 28.8–31.7 ns
 /// with 32 shards against 26.3–27.2 with 8 (four runs alternated), with
-/// the same instruction count. Most likely each read's two shard header
-/// lines (lock, clock, table, slot vector) stay in L1 less often when there
-/// are four times as many of them; moving the policy's tag next to the
-/// lock did not help. A cache shared by threads is the common case.
+/// the same instruction count. The cause is not found: a read touches three
+/// of its shard's cache lines (lock, clock and table; slot vector; the
+/// policy's tag), and keeping the policy's flag in the first line did not
+/// help. A cache shared by threads is the common case.
 /// Hit ratio does not depend on the count (within 0.2 point from 1 to 32
 /// shards on the reference traces).
 const SHARDS_PER_CORE: usize = 16;
