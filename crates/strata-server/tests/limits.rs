@@ -234,22 +234,14 @@ async fn requests_over_the_concurrency_limit_get_503_overloaded_at_once() {
     let slow = {
         let client = s.client.clone();
         let url = s.at("/v1/default/benchmark");
+        // The probe below takes the slot for a moment too: a slow request
+        // that arrives meanwhile is refused, and tries again.
         tokio::spawn(async move {
-            // The probe below takes the slot for a moment too: a slow
-            // request that arrives meanwhile is refused, and tries again.
-            loop {
-                let status = client
-                    .post(url.clone())
-                    .json(&json!({"ops": 1_500_000}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .status();
-                if status != StatusCode::SERVICE_UNAVAILABLE {
-                    return status;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
+            let body = json!({"ops": 1_500_000});
+            support::post_until_not(&client, &url, &body, StatusCode::SERVICE_UNAVAILABLE)
+                .await
+                .unwrap()
+                .status()
         })
     };
     // ...so another is refused while it runs.

@@ -61,23 +61,12 @@ async fn a_request_in_flight_at_shutdown_finishes() {
     let request = {
         let client = s.client.clone();
         let url = s.at("/v1/default/benchmark");
+        // The probe below holds the benchmark slot for a moment too, so
+        // this request may arrive while the probe runs and be refused: it
+        // retries until it holds the slot itself.
         tokio::spawn(async move {
-            // The probe below holds the benchmark slot for a moment too, so
-            // this request may arrive while the probe runs and be refused:
-            // it retries until it holds the slot itself.
-            loop {
-                let response = client
-                    .post(url.clone())
-                    .json(&json!({"ops": 2_000_000}))
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status() == StatusCode::CONFLICT => {
-                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                    }
-                    other => return other,
-                }
-            }
+            let body = json!({"ops": 2_000_000});
+            support::post_until_not(&client, &url, &body, StatusCode::CONFLICT).await
         })
     };
     // Wait until the benchmark holds the server (the only other holder of

@@ -156,6 +156,22 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
     message
 }
 
+/// Posts `body` to `url` until the answer is not `busy`, 5 ms apart: for
+/// a slow request that a test's own probe may hold the server against.
+pub async fn post_until_not(
+    client: &Client,
+    url: &str,
+    body: &Value,
+    busy: StatusCode,
+) -> reqwest::Result<Response> {
+    loop {
+        match client.post(url).json(body).send().await {
+            Ok(r) if r.status() == busy => tokio::time::sleep(Duration::from_millis(5)).await,
+            other => return other,
+        }
+    }
+}
+
 /// Polls `check` every 20 ms until it returns `Some`, failing after 10 s.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where

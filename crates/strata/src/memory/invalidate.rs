@@ -22,28 +22,35 @@ where
     /// Removes, shard by shard, the slots that `select` picks; returns how
     /// many were live. Expired ones go too, reported as expired.
     fn invalidate_where(&self, select: impl Fn(&Shard<K, V>) -> Vec<u32>) -> u64 {
+        let now = self.inner.clock.now_nanos();
+        (0..self.inner.shards.len())
+            .map(|idx| self.invalidate_in(idx, now, &select))
+            .sum()
+    }
+
+    /// Removes from shard `idx` the slots that `select` picks under its
+    /// lock, as [`RemovalCause::Invalidated`] (or expired); returns how many
+    /// were live. The listener runs after the lock is released.
+    fn invalidate_in(
+        &self,
+        idx: usize,
+        now: u64,
+        select: impl FnOnce(&Shard<K, V>) -> Vec<u32>,
+    ) -> u64 {
         let inner = &self.inner;
-        let now = inner.clock.now_nanos();
-        let mut total = 0;
-        for idx in 0..inner.shards.len() {
-            let mut out = Removals::new();
-            {
-                let mut shard = inner.shards[idx].lock.write();
-                for slot in select(&shard) {
-                    let cause = RemovalCause::Invalidated;
-                    total += u64::from(shard.remove_live(
-                        slot,
-                        cause,
-                        now,
-                        &Ledger::new(&inner.totals),
-                        &mut out,
-                    ));
-                }
-                inner.publish(idx, &shard);
+        let mut out = Removals::new();
+        let mut live = 0;
+        {
+            let mut shard = inner.shards[idx].lock.write();
+            let ledger = Ledger::new(&inner.totals);
+            for slot in select(&shard) {
+                let cause = RemovalCause::Invalidated;
+                live += u64::from(shard.remove_live(slot, cause, now, &ledger, &mut out));
             }
-            inner.notify(out);
+            inner.publish(idx, &shard);
         }
-        total
+        inner.notify(out);
+        live
     }
 
     /// Removes every entry tagged `tag` ([`RemovalCause::Invalidated`]);
@@ -68,32 +75,19 @@ where
             };
             let members = inner.tags.members(tag);
             for part in members.chunk_by(|a, b| a.0 == b.0) {
-                let idx = part[0].0;
-                let mut out = Removals::new();
-                {
-                    let mut shard = inner.shards[idx].lock.write();
+                total += self.invalidate_in(part[0].0, now, |shard| {
                     // Ids are reused once a tag's last entry goes: if `id`
                     // names another tag by now, no entry here carries this
                     // one. (While this shard's lock is held, an entry here
                     // that carries `id` keeps it from being freed.)
                     if inner.tags.name(id).as_deref() != Some(tag) {
-                        continue;
+                        return Vec::new();
                     }
-                    for &(_, slot) in part {
-                        if shard.carries(slot, id) {
-                            let cause = RemovalCause::Invalidated;
-                            total += u64::from(shard.remove_live(
-                                slot,
-                                cause,
-                                now,
-                                &Ledger::new(&inner.totals),
-                                &mut out,
-                            ));
-                        }
-                    }
-                    inner.publish(idx, &shard);
-                }
-                inner.notify(out);
+                    part.iter()
+                        .map(|&(_, slot)| slot)
+                        .filter(|&slot| shard.carries(slot, id))
+                        .collect()
+                });
             }
         }
         total

@@ -476,7 +476,6 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let priority = self.priority(slot);
         totals.add(weight, priority);
         self.weight += u64::from(weight);
-        self.policy.set_cache_room(!limits.exceeded(totals));
         {
             let (slots, hasher) = (&self.slots, &self.hasher);
             self.table.insert_unique(hash, slot, |&s| {
@@ -484,7 +483,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             });
         }
         let facts = self.facts(slot, hash);
-        self.with_policy(|policy, nodes| policy.insert(slot, &facts, nodes));
+        let room = !limits.exceeded(totals);
+        self.with_policy(|policy, nodes| policy.insert(slot, &facts, room, nodes));
         Ok(Written { slot, replaced })
     }
 
@@ -525,8 +525,8 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let facts = self.facts(slot, hash);
         totals.add(weight, facts.priority);
         self.weight += u64::from(weight);
-        self.policy.set_cache_room(!limits.exceeded(totals));
-        self.with_policy(|policy, nodes| policy.update(slot, &old, &facts, nodes));
+        let room = !limits.exceeded(totals);
+        self.with_policy(|policy, nodes| policy.update(slot, &old, &facts, room, nodes));
         if let Some(old_value) = old_value {
             out.push((key, old_value, RemovalCause::Replaced));
         }

@@ -204,10 +204,6 @@ pub(crate) struct Adaptive {
     shift: u32,
     /// The last duel whose candidate won: (candidate, victim).
     duel: Option<(u32, u32)>,
-    /// Whether the whole cache has room, as the shard last said; `None`
-    /// (the tuner's miniatures, which are whole caches) means "judge by
-    /// this policy's own size".
-    cache_room: Option<bool>,
 }
 
 /// The shift that makes 2^26 ticks cover at least 1,024 × `entries`
@@ -264,16 +260,9 @@ impl Adaptive {
             dead: 0,
             shift,
             duel: None,
-            cache_room: None,
         };
         policy.apply(setting);
         policy
-    }
-
-    /// See [`AnyPolicy::set_cache_room`](super::AnyPolicy::set_cache_room).
-    #[inline]
-    pub(crate) fn set_cache_room(&mut self, room: bool) {
-        self.cache_room = Some(room);
     }
 
     pub(crate) fn tick_shift(&self) -> u32 {
@@ -455,8 +444,11 @@ impl Adaptive {
 
     /// Restores the window and protected bounds of class `at`: window
     /// overflow goes to the candidates (or straight to probation while the
-    /// cache has room), protected overflow back to probation.
-    fn rebalance<N: Nodes>(&mut self, at: usize, nodes: &mut N) {
+    /// cache has room), protected overflow back to probation. `room` is
+    /// whether the whole cache is within its bounds, as the shard knows it;
+    /// `None` (the tuner's miniatures, which are whole caches) judges by
+    /// this policy's own size.
+    fn rebalance<N: Nodes>(&mut self, at: usize, room: Option<bool>, nodes: &mut N) {
         // A window entry used since it was queued gets one more lap: the
         // CLOCK form of an LRU window. Bounded by the window's length, so
         // an all-hot window still moves.
@@ -477,9 +469,7 @@ impl Adaptive {
             // judging by the share made such shards admit everything
             // (P6 at 20,000 entries in 8 shards: 12.7% against 18.2% in
             // one).
-            let room = self
-                .cache_room
-                .unwrap_or(self.units <= self.sizing.capacity);
+            let room = room.unwrap_or(self.units <= self.sizing.capacity);
             let to = if used && laps > 1 {
                 laps -= 1;
                 W
@@ -655,8 +645,14 @@ impl Adaptive {
         self.classes.retain(|c| !c.is_unlinked());
     }
 
-    /// A new entry arrived in `slot`.
-    pub(crate) fn insert<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) {
+    /// A new entry arrived in `slot`; `room` as for `rebalance`.
+    pub(crate) fn insert<N: Nodes>(
+        &mut self,
+        slot: u32,
+        facts: &Facts,
+        room: Option<bool>,
+        nodes: &mut N,
+    ) {
         self.maintain(nodes);
         self.duel = None;
         nodes.set_stamp(slot, Stamp::new(nodes.now()));
@@ -669,16 +665,18 @@ impl Adaptive {
         queue.units += units;
         self.units += units;
         self.len += 1;
-        self.rebalance(at, nodes);
+        self.rebalance(at, room, nodes);
     }
 
     /// The entry in `slot` was overwritten (the shard records the write as a
     /// use in its stamp); its weight may have changed, its priority not.
+    /// `room` as for `rebalance`.
     pub(crate) fn update<N: Nodes>(
         &mut self,
         slot: u32,
         old: &Facts,
         facts: &Facts,
+        room: Option<bool>,
         nodes: &mut N,
     ) {
         let Some(at) = self.class_of(facts.priority) else {
@@ -689,7 +687,7 @@ impl Adaptive {
         let queue = &mut self.classes[at].queues[segment];
         queue.units = queue.units - before + after;
         self.units = self.units - before + after;
-        self.rebalance(at, nodes);
+        self.rebalance(at, room, nodes);
     }
 
     /// The live entry in `slot` leaves; the shard then vacates the slot but

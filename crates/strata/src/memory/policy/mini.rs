@@ -122,7 +122,7 @@ impl Mini {
             let slots = &*view.slots;
             table.insert_unique(hash, slot, |&s| slots.get(s).map_or(0, |e| e.key));
         }
-        policy.insert(slot, &Facts::plain(hash), &mut view);
+        policy.insert(slot, &Facts::plain(hash), None, &mut view);
         while view.slots.len() as u64 > capacity {
             let Some(victim) = policy.victim(Some(slot), &mut view) else {
                 break;

@@ -306,36 +306,30 @@ impl AnyPolicy {
         }
     }
 
+    /// A new entry arrived in `slot`. `room`: whether the whole cache is
+    /// within its bounds with it. A shard under its share of the bound may
+    /// sit in a full cache, and must then choose as a full one does.
     #[inline]
-    pub(crate) fn insert<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) {
+    pub(crate) fn insert<N: Nodes>(&mut self, slot: u32, facts: &Facts, room: bool, nodes: &mut N) {
         if let AnyPolicy::Adaptive(p) = self {
-            return p.insert(slot, facts, nodes);
+            return p.insert(slot, facts, Some(room), nodes);
         }
         others!(self, p => p.insert(slot, facts))
     }
 
-    /// Tells the policy whether the whole cache is within its bounds with
-    /// the entry being written: a shard under its share of the bound may
-    /// sit in a full cache, and must then choose as a full one does.
-    #[inline]
-    pub(crate) fn set_cache_room(&mut self, room: bool) {
-        if let AnyPolicy::Adaptive(p) = self {
-            p.set_cache_room(room);
-        }
-    }
-
     /// The entry in `slot` was overwritten, keeping its priority; its weight
-    /// may have changed from `old`.
+    /// may have changed from `old`. `room` as for [`insert`](Self::insert).
     #[inline]
     pub(crate) fn update<N: Nodes>(
         &mut self,
         slot: u32,
         old: &Facts,
         facts: &Facts,
+        room: bool,
         nodes: &mut N,
     ) {
         if let AnyPolicy::Adaptive(p) = self {
-            return p.update(slot, old, facts, nodes);
+            return p.update(slot, old, facts, Some(room), nodes);
         }
         others!(self, p => p.update(slot, facts))
     }

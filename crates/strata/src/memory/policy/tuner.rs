@@ -29,7 +29,7 @@
 //! evicted, so the setting does not matter until writes come back, and
 //! their samples with them.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -133,8 +133,8 @@ pub(crate) struct Tuner {
     state: Mutex<State>,
     /// Sampled hashes queued by reads, oldest first.
     queue: Mutex<Vec<u64>>,
-    /// How many are queued: what a write checks without taking the lock.
-    queued: AtomicUsize,
+    /// Whether any are queued: what a write checks without taking the lock.
+    queued: AtomicBool,
 }
 
 impl std::fmt::Debug for Tuner {
@@ -179,7 +179,7 @@ impl Tuner {
                 batch: Vec::new(),
             }),
             queue: Mutex::new(Vec::new()),
-            queued: AtomicUsize::new(0),
+            queued: AtomicBool::new(false),
         }
     }
 
@@ -205,14 +205,14 @@ impl Tuner {
             && queue.len() < QUEUE
         {
             queue.push(hash);
-            self.queued.store(queue.len(), Ordering::Relaxed);
+            self.queued.store(true, Ordering::Relaxed);
         }
     }
 
     /// Whether requests are queued for [`feed`](Self::feed).
     #[inline]
     pub(crate) fn has_queued(&self) -> bool {
-        self.queued.load(Ordering::Relaxed) > 0
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Feeds the queued requests to the miniatures, in order, unless
@@ -227,7 +227,7 @@ impl Tuner {
         {
             let mut queue = self.queue.lock();
             std::mem::swap(&mut *queue, &mut batch);
-            self.queued.store(0, Ordering::Relaxed);
+            self.queued.store(false, Ordering::Relaxed);
         }
         for &hash in &batch {
             if let Some(setting) = state.request(hash) {
