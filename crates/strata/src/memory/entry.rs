@@ -108,6 +108,7 @@ impl Link {
     const FLAG_SHIFT: u32 = Self::NEXT_BITS;
     const SEGMENT_SHIFT: u32 = Self::FLAG_SHIFT + 3;
     const TOP: u32 = 1 << 31;
+    const TOP_BIT: NonZeroU32 = NonZeroU32::new(Self::TOP).expect("non-zero");
 
     /// The entry can expire: it has a deadline in `Extras::deadlines` or a
     /// time to idle in its rich options.
@@ -145,12 +146,28 @@ impl Link {
         self.flags() & flag != 0
     }
 
-    pub(crate) fn with_next(self, next: u32) -> Self {
-        Self::new(next, self.segment(), self.flags())
+    /// The link with only the bits under `mask` replaced by `bits`'s. Bit
+    /// operations rather than [`Link::new`]: queue moves do this several
+    /// times per eviction, and taking the word apart and rebuilding it
+    /// cost instructions there. The top bit is outside every mask.
+    #[inline]
+    fn with_bits(self, mask: u32, bits: u32) -> Self {
+        debug_assert_eq!(mask & Self::TOP, 0);
+        Self(Self::TOP_BIT | ((self.0.get() & !mask) | (bits & mask)))
     }
 
-    pub(crate) fn with_segment(self, segment: Segment) -> Self {
-        Self::new(self.next(), segment, self.flags())
+    #[inline]
+    pub(crate) fn with_next(self, next: u32) -> Self {
+        self.with_bits(NIL, next)
+    }
+
+    /// The link with both its next slot and its segment replaced.
+    #[inline]
+    pub(crate) fn with_next_in(self, next: u32, segment: Segment) -> Self {
+        self.with_bits(
+            NIL | 3 << Self::SEGMENT_SHIFT,
+            (next & NIL) | (segment as u32) << Self::SEGMENT_SHIFT,
+        )
     }
 
     pub(crate) fn with_flags(self, flags: u32) -> Self {
@@ -262,9 +279,15 @@ mod tests {
         assert_eq!(link.next(), 12_345);
         assert_eq!(link.segment(), Segment::Probation);
         assert!(link.has(Link::EXPIRES) && link.has(Link::RICH) && !link.has(Link::TAGGED));
-        let moved = link.with_next(NIL).with_segment(Segment::Protected);
+        let moved = link.with_next_in(NIL, Segment::Protected);
         assert_eq!((moved.next(), moved.segment()), (NIL, Segment::Protected));
         assert_eq!(moved.flags(), link.flags());
+        let relinked = moved.with_next(7);
+        assert_eq!(
+            (relinked.next(), relinked.segment()),
+            (7, Segment::Protected)
+        );
+        assert_eq!(relinked.flags(), link.flags());
         assert_eq!(Link::from_bits(moved.bits()), Some(moved));
         assert_eq!(Link::from_bits(7), None, "no top bit: a free-list word");
     }

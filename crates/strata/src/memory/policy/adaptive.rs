@@ -131,7 +131,7 @@ impl Queue {
     /// Appends `slot` at the tail, marking it as in `segment`.
     fn push<N: Nodes>(&mut self, slot: u32, segment: Segment, nodes: &mut N) {
         let link = nodes.link(slot);
-        nodes.set_link(slot, link.with_next(NIL).with_segment(segment));
+        nodes.set_link(slot, link.with_next_in(NIL, segment));
         if self.tail == NIL {
             self.head = slot;
         } else {
@@ -277,6 +277,17 @@ impl Adaptive {
         self.protected = (main as f64 * setting.protected) as u64;
     }
 
+    /// The units of the entry in `slot`; its weight is looked up only
+    /// when the cache is bounded by weight.
+    #[inline]
+    fn units_at<N: Nodes>(&self, slot: u32, nodes: &N) -> u64 {
+        if self.sizing.by_weight {
+            u64::from(nodes.weight(slot))
+        } else {
+            1
+        }
+    }
+
     fn units_of(&self, weight: u32) -> u64 {
         if self.sizing.by_weight {
             u64::from(weight)
@@ -397,14 +408,30 @@ impl Adaptive {
     #[inline]
     fn move_head<N: Nodes>(&mut self, at: usize, from: usize, to: usize, slot: u32, nodes: &mut N) {
         debug_assert_eq!(self.classes[at].queues[from].head, slot);
-        let units = self.units_of(nodes.weight(slot));
-        let class = &mut self.classes[at];
-        class.queues[from].pop(nodes);
-        class.queues[from].len -= 1;
-        class.queues[from].units -= units;
-        class.queues[to].push(slot, Segment::ALL[to], nodes);
-        class.queues[to].len += 1;
-        class.queues[to].units += units;
+        let units = self.units_at(slot, nodes);
+        let Some(class) = self.classes.get_mut(at) else {
+            return;
+        };
+        // Pop and push by hand: one read of the slot's link serves both.
+        let link = nodes.link(slot);
+        let source = &mut class.queues[from];
+        source.head = link.next();
+        if source.head == NIL {
+            source.tail = NIL;
+        }
+        source.len -= 1;
+        source.units -= units;
+        nodes.set_link(slot, link.with_next_in(NIL, Segment::ALL[to]));
+        let target = &mut class.queues[to];
+        if target.tail == NIL {
+            target.head = slot;
+        } else {
+            let tail = nodes.link(target.tail);
+            nodes.set_link(target.tail, tail.with_next(slot));
+        }
+        target.tail = slot;
+        target.len += 1;
+        target.units += units;
     }
 
     /// Adds the pending uses of `slot` to the sketch; returns the stamp
