@@ -47,15 +47,49 @@ impl<K, V> Entry<K, V> {
     /// A load and a store rather than a read-modify-write: two readers of
     /// one entry may race and one use go uncounted, which costs the policy
     /// nothing measurable, while a locked instruction on every read would
-    /// cost every read. The store is unconditional: skipping it for hot
-    /// entries with nothing new to record (to spare other cores the line)
-    /// put a branch on every read that mispredicts with the key's heat, and
-    /// cost a quarter of single-threaded read throughput.
+    /// cost every read.
+    ///
+    /// A hot entry has nothing new to record most of the time: its pending
+    /// count is full, its reference bit set, and only its time would move,
+    /// by a few ticks. Then the store is skipped when the entry was last
+    /// stamped fewer than `fresh` ticks ago (see [`fresh_ticks`]), so that
+    /// threads reading the same hot keys keep its cache line shared instead
+    /// of taking it from each other on every read: two threads reading a
+    /// Zipf-distributed key set went from about 27 to 31 M reads per second.
+    /// Two details make that free for one thread:
+    ///
+    /// * no branch: the store goes to a thread-local sink instead, picked
+    ///   with [`std::hint::select_unpredictable`]. A branch mispredicts
+    ///   with the key's heat and cost a quarter of one thread's reads.
+    /// * the sink is thread-local, not on the stack: a stack slot is reused
+    ///   by the next call's frame, and that aliasing cost a fifth of one
+    ///   thread's reads.
     #[inline]
-    pub(crate) fn touch(&self, time: u32) {
+    pub(crate) fn touch(&self, time: u32, fresh: u32) {
+        thread_local! {
+            static SINK: AtomicU32 = const { AtomicU32::new(0) };
+        }
         let stamp = self.stamp();
-        self.stamp.store(stamp.used_at(time).0, Ordering::Relaxed);
+        // `&`, not `&&`: no branches.
+        let idle = (stamp.pending() == Stamp::MAX_PENDING)
+            & stamp.referenced()
+            & ((time.wrapping_sub(stamp.time()) & Stamp::TIME_MASK) < fresh);
+        SINK.with(|sink| {
+            let target = std::hint::select_unpredictable(idle, sink, &self.stamp);
+            target.store(stamp.used_at(time).0, Ordering::Relaxed);
+        });
     }
+}
+
+/// How many ticks a read may leave an entry's stamped time behind (see
+/// [`Entry::touch`]): 1/64 of the ticks a cache of `entries` entries takes
+/// to see as many requests, so that the times the policy compares (reuse
+/// intervals, the victim's age, on the scale of the cache's size) are off
+/// by under 2%. On the reference traces the hit ratios did not move
+/// (6.661 points from OPT on average, against 6.662 storing every time;
+/// 1/32 gave 6.666 and 1/16 6.674).
+pub(crate) fn fresh_ticks(entries: u64, shift: u32) -> u32 {
+    u32::try_from((entries >> shift) / 64).unwrap_or(u32::MAX)
 }
 
 /// The end of a list, and "no next free slot".
@@ -272,6 +306,43 @@ impl Stamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_of_a_hot_entry_stamped_moments_ago_stores_nothing() {
+        let entry = Entry::new(1u64, 1u64, 0);
+        // Reads with uses still to count always store.
+        for t in 0..Stamp::MAX_PENDING {
+            entry.touch(100 + t, 8);
+            assert_eq!(entry.stamp().time(), 100 + t);
+        }
+        let full = entry.stamp();
+        assert_eq!(full.pending(), Stamp::MAX_PENDING);
+        assert!(full.referenced());
+        let at = full.time();
+        // Nothing new but a time under `fresh` ticks later: no store.
+        entry.touch(at + 7, 8);
+        assert_eq!(entry.stamp(), full);
+        // `fresh` ticks or more: the time moves.
+        entry.touch(at + 8, 8);
+        assert_eq!(entry.stamp().time(), at + 8);
+        // With `fresh` 0 (writes) every touch stores.
+        entry.touch(at + 9, 0);
+        assert_eq!(entry.stamp().time(), at + 9);
+    }
+
+    #[test]
+    fn a_read_of_an_entry_not_referenced_since_the_policy_looked_stores() {
+        let entry = Entry::new(1u64, 1u64, 0);
+        for t in 0..Stamp::MAX_PENDING {
+            entry.touch(t, 100);
+        }
+        // The policy's CLOCK hand cleared the reference bit.
+        let looked = entry.stamp().unreferenced();
+        entry.stamp.store(looked.0, Ordering::Relaxed);
+        entry.touch(looked.time() + 1, 100);
+        assert!(entry.stamp().referenced());
+        assert_eq!(entry.stamp().time(), looked.time() + 1);
+    }
 
     #[test]
     fn links_pack_next_segment_and_flags() {

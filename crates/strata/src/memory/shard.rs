@@ -80,6 +80,9 @@ pub(crate) struct Shard<K, V> {
     clock: AtomicU64,
     /// From `clock` to the policy's ticks.
     shift: u32,
+    /// Reads of an entry this many ticks after its last stored use, with
+    /// nothing else new to record, store nothing (see `Entry::touch`).
+    fresh: u32,
     table: HashTable<u32>,
     slots: Slots<K, V>,
     extras: Extras,
@@ -170,6 +173,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             table: HashTable::new(),
             clock: AtomicU64::new(0),
             shift,
+            fresh: super::entry::fresh_ticks(sizing.entries, shift),
             slots: Slots::new(sizing.entries as usize, tags.slot_limit()),
             extras: Extras::new(weighted),
             policy,
@@ -301,7 +305,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             }
             self.extras.touch(slot, entry.link, now);
         }
-        entry.touch(ticks);
+        entry.touch(ticks, self.fresh);
         Read::Hit(entry.value.clone(), want_key.then(|| entry.key.clone()))
     }
 
@@ -517,7 +521,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
             Some(entry) => {
                 entry.link = entry.link.with_flags(flags);
                 // A write is a use.
-                entry.touch(ticks);
+                entry.touch(ticks, 0);
                 Some(std::mem::replace(&mut entry.value, value))
             }
             None => None,

@@ -7,7 +7,7 @@
 
 use hashbrown::HashTable;
 
-use super::super::entry::{Entry, Link, NIL, Segment, Stamp};
+use super::super::entry::{Entry, Link, NIL, Segment, Stamp, fresh_ticks};
 use super::super::slots::Slots;
 use super::adaptive::{Adaptive, Setting};
 use super::{Facts, Nodes, Sizing};
@@ -19,6 +19,8 @@ pub(crate) struct Mini {
     capacity: u64,
     /// Requests so far: the policy's clock.
     clock: u64,
+    /// As the real cache's shards: see `Entry::touch`.
+    fresh: u32,
 }
 
 /// The policy's view of a miniature's slots.
@@ -75,12 +77,15 @@ impl std::fmt::Debug for Mini {
 impl Mini {
     pub(crate) fn new(capacity: u64, setting: Setting) -> Self {
         let capacity = capacity.max(1);
+        let policy = Adaptive::fixed(Sizing::entries(capacity), setting);
+        let fresh = fresh_ticks(capacity, policy.tick_shift());
         Self {
             table: HashTable::with_capacity(capacity as usize + 1),
             slots: Slots::new(capacity as usize + 1, u32::MAX),
-            policy: Adaptive::fixed(Sizing::entries(capacity), setting),
+            policy,
             capacity,
             clock: 0,
+            fresh,
         }
     }
 
@@ -107,9 +112,10 @@ impl Mini {
     pub(crate) fn request(&mut self, hash: u64) -> bool {
         self.clock += 1;
         if let Some(slot) = self.find(hash) {
+            let fresh = self.fresh;
             let (view, ..) = self.view();
             if let Some(entry) = view.slots.get(slot) {
-                entry.touch(view.now);
+                entry.touch(view.now, fresh);
             }
             return true;
         }
