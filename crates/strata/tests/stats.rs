@@ -57,7 +57,7 @@ fn hot_keys_rank_the_most_read_keys_first() {
     for i in 0..200 {
         cache.insert(format!("cold{i}"), 0).expect("fits");
     }
-    for round in 0..4_000 {
+    for round in 0..200_000 {
         let _ = cache.get("hot");
         if round % 2 == 0 {
             let _ = cache.get("warm");
@@ -70,8 +70,12 @@ fn hot_keys_rank_the_most_read_keys_first() {
     let hot = cache.stats().hot_keys;
     let keys: Vec<&str> = hot.iter().map(|h| h.key.as_str()).collect();
     assert_eq!(keys, ["hot", "warm", "cool"]);
-    // Estimates are scaled from a 1-in-64 sample: within a factor of two.
-    assert!((2_000..8_000).contains(&hot[0].estimated_reads), "{hot:?}");
+    // Estimates are scaled from a sample (one read in 64, or fewer on a
+    // fast thread, each weighed by its rate): within a factor of two.
+    assert!(
+        (100_000..400_000).contains(&hot[0].estimated_reads),
+        "{hot:?}"
+    );
 }
 
 #[test]

@@ -246,7 +246,8 @@ where
         {
             tuner.record(hash);
         }
-        let want_key = sample.hot && self.recorder.as_ref().is_some_and(|r| r.wants_hot_keys());
+        let want_key =
+            sample.weight > 0 && self.recorder.as_ref().is_some_and(|r| r.wants_hot_keys());
         let cell = &self.shards[idx];
         let read = {
             let shard = cell.lock.read();
@@ -275,7 +276,7 @@ where
         }
         if let Some(recorder) = &self.recorder {
             if let Some(key) = hot_key {
-                recorder.record_hot(key);
+                recorder.record_hot(key, sample.weight);
             }
             recorder.record_get(sample);
         }

@@ -4,8 +4,10 @@
 //! `tally`). Latency and hot keys are *sampled*: one operation in
 //! [`LATENCY_SAMPLE`] is timed and one read hit in [`HOT_KEY_SAMPLE`] is
 //! counted, on average, picked by a per-thread countdown of random length,
-//! so the cost per operation is a few instructions. With stats off, none of
-//! it runs.
+//! so the cost per operation is a few instructions. A thread that runs
+//! operations faster than one sample per 20 µs samples less (down to one in
+//! 4,096, `tally::pace`): a sample costs a few hundred nanoseconds, a tenth
+//! of a fast reader's time at one in 64. With stats off, none of it runs.
 
 use std::hash::Hash;
 use std::time::{Duration, Instant};
@@ -19,11 +21,13 @@ use super::MemoryCache;
 use super::policy::Policy;
 use super::pressure::PressureStats;
 use super::removal::RemovalCause;
-use super::tally::{Count, this_thread};
+use super::tally::{Count, pace, this_thread};
 
-/// One operation in this many is timed.
+/// One operation in this many is timed (fewer on a thread running faster
+/// than one sample per 20 µs).
 pub const LATENCY_SAMPLE: u32 = 64;
-/// One read hit in this many is counted for the hot-key ranking.
+/// One read hit in this many is counted for the hot-key ranking (fewer on
+/// fast threads, as for [`LATENCY_SAMPLE`]).
 pub const HOT_KEY_SAMPLE: u32 = LATENCY_SAMPLE;
 
 /// Slowest latency the histograms keep distinct; slower ones count as this.
@@ -34,14 +38,16 @@ const LATENCY_CEILING_NS: u64 = 60_000_000_000;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sample {
     pub(crate) started: Option<Instant>,
-    pub(crate) hot: bool,
+    /// How many reads the operation stands for in the hot-key ranking (0:
+    /// not sampled).
+    pub(crate) weight: u32,
     pub(crate) slot: usize,
 }
 
 impl Sample {
     pub(crate) const NONE: Sample = Sample {
         started: None,
-        hot: false,
+        weight: 0,
         slot: 0,
     };
 
@@ -50,9 +56,22 @@ impl Sample {
         // One countdown for both: a sampled operation is timed, and if it
         // is a read hit its key is ranked. The two do not interfere.
         let (slot, sampled) = this_thread(LATENCY_SAMPLE);
+        if !sampled {
+            return Sample {
+                started: None,
+                weight: 0,
+                slot,
+            };
+        }
+        Self::sampled(slot)
+    }
+
+    #[cold]
+    fn sampled(slot: usize) -> Sample {
+        let now = Instant::now();
         Sample {
-            started: sampled.then(Instant::now),
-            hot: sampled,
+            started: Some(now),
+            weight: pace(LATENCY_SAMPLE, now),
             slot,
         }
     }
@@ -85,8 +104,23 @@ impl<K: Hash + Eq + Clone + Send> Ranking<K> for FilteredSpaceSaving<K> {
 pub(crate) struct Recorder<K> {
     get_latency: Mutex<Histogram<u64>>,
     insert_latency: Mutex<Histogram<u64>>,
-    hot_keys: Option<Mutex<Box<dyn Ranking<K>>>>,
+    hot_keys: Option<Mutex<Hot<K>>>,
     hot_key_count: usize,
+}
+
+/// The hot-key ranking, and the weights of the samples it counted.
+///
+/// Keys are ranked by how often they were sampled, one each: all keys are
+/// sampled at the same rate at any one time, so that order is the order of
+/// their reads. Weighing each sample by its rate instead (it varies with
+/// how fast each thread runs, see `tally::pace`) made the ranking's
+/// over-estimates as large as the largest weight, and a cold key read once
+/// outranked keys read thousands of times. The estimates are scaled by the
+/// samples' mean weight.
+struct Hot<K> {
+    ranking: Box<dyn Ranking<K>>,
+    samples: u64,
+    weight: u64,
 }
 
 pub(crate) fn histogram() -> Histogram<u64> {
@@ -107,7 +141,11 @@ impl<K: Hash + Eq + Clone + Send + 'static> Recorder<K> {
             hot_keys: (hot_key_count > 0).then(|| {
                 let ranking: Box<dyn Ranking<K>> =
                     Box::new(FilteredSpaceSaving::new(hot_key_count * 4));
-                Mutex::new(ranking)
+                Mutex::new(Hot {
+                    ranking,
+                    samples: 0,
+                    weight: 0,
+                })
             }),
             hot_key_count,
         }
@@ -138,9 +176,12 @@ impl<K: Hash + Eq + Clone + Send + 'static> Recorder<K> {
     }
 
     #[cold]
-    pub(crate) fn record_hot(&self, key: K) {
+    pub(crate) fn record_hot(&self, key: K, weight: u32) {
         if let Some(hot) = &self.hot_keys {
-            hot.lock().count(key);
+            let mut hot = hot.lock();
+            hot.ranking.count(key);
+            hot.samples += 1;
+            hot.weight += u64::from(weight);
         }
     }
 
@@ -160,11 +201,15 @@ impl<K: Hash + Eq + Clone + Send + 'static> Recorder<K> {
         let Some(hot) = &self.hot_keys else {
             return Vec::new();
         };
-        let top = hot.lock().top(self.hot_key_count);
+        let (top, samples, weight) = {
+            let hot = hot.lock();
+            (hot.ranking.top(self.hot_key_count), hot.samples, hot.weight)
+        };
+        let scale = weight as f64 / samples.max(1) as f64;
         top.into_iter()
             .map(|(key, count)| HotKey {
                 key,
-                estimated_reads: count * u64::from(HOT_KEY_SAMPLE),
+                estimated_reads: (count as f64 * scale).round() as u64,
             })
             .collect()
     }
@@ -174,7 +219,8 @@ impl<K: Hash + Eq + Clone + Send + 'static> Recorder<K> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct LatencySummary {
-    /// How many operations were timed (about one in [`LATENCY_SAMPLE`]).
+    /// How many operations were timed (about one in [`LATENCY_SAMPLE`], or
+    /// fewer on fast threads).
     pub samples: u64,
     /// Median.
     #[serde(serialize_with = "as_nanos")]
@@ -216,9 +262,11 @@ impl LatencySummary {
 pub struct HotKey<K> {
     /// The key.
     pub key: K,
-    /// Estimated reads that hit it: its count in the sample, times
-    /// [`HOT_KEY_SAMPLE`]. An over-estimate by at most the smallest count the
-    /// ranking tracks (Filtered Space-Saving's guarantee).
+    /// Estimated reads that hit it: its count in the sample, times the
+    /// sample's mean rate ([`HOT_KEY_SAMPLE`], or more on threads fast
+    /// enough to sample less). An over-estimate by at most the smallest
+    /// count the ranking tracks (Filtered Space-Saving's guarantee), times
+    /// that rate.
     pub estimated_reads: u64,
 }
 
