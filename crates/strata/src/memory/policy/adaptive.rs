@@ -710,6 +710,12 @@ impl Adaptive {
             return;
         };
         let (before, after) = (self.units_of(old.weight), self.units_of(facts.weight));
+        if before == after {
+            // The usual overwrite: every segment still holds what it did,
+            // so their bounds, which held before, still hold (a tuner's new
+            // protected bound is applied by the next insert's trim).
+            return;
+        }
         let segment = nodes.link(slot).segment() as usize;
         let queue = &mut self.classes[at].queues[segment];
         queue.units = queue.units - before + after;
