@@ -325,6 +325,13 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                 hash,
             };
         }
+        self.rich_facts(slot, link, hash)
+    }
+
+    /// [`facts`](Self::facts) of an entry with options: out of line, so
+    /// that the plain case inlines into the write paths.
+    #[inline(never)]
+    fn rich_facts(&self, slot: u32, link: Link, hash: u64) -> Facts {
         Facts {
             priority: self.extras.priority(slot, link),
             weight: self.extras.weight(slot),
@@ -529,7 +536,10 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let facts = self.facts(slot, hash);
         totals.add(weight, facts.priority);
         self.weight += u64::from(weight);
-        let room = !limits.exceeded(totals);
+        // The policy reads the room only when the weight changed (an
+        // overwrite of the same weight moves nothing), so the usual
+        // overwrite skips the bounds check.
+        let room = old.weight == weight || !limits.exceeded(totals);
         self.with_policy(|policy, nodes| policy.update(slot, &old, &facts, room, nodes));
         if let Some(old_value) = old_value {
             out.push((key, old_value, RemovalCause::Replaced));
