@@ -103,6 +103,13 @@ impl ThreadState {
 
     #[cold]
     fn take_slot(&self) -> usize {
+        // Touching the guard registers its destructor. A thread whose guard
+        // is already gone (a count from another thread-local's destructor)
+        // takes no slot: it uses the shared stripe.
+        if GUARD.try_with(|_| ()).is_err() {
+            self.slot.set(OWNED);
+            return OWNED;
+        }
         let slot = FREE
             .lock()
             .pop()
@@ -120,10 +127,18 @@ impl ThreadState {
     }
 }
 
-impl Drop for ThreadState {
+/// Gives the thread's slot back when the thread exits. Kept apart from
+/// [`ThreadState`] so that the state has no destructor: a thread-local with
+/// one checks on every access whether it is still alive, and that check was
+/// a good part of what counting cost a read.
+struct Guard;
+
+impl Drop for Guard {
     fn drop(&mut self) {
+        // From here on the thread counts in the shared stripe: the slot may
+        // become another thread's.
+        let slot = THREAD.with(|t| t.slot.replace(OWNED));
         // Slots beyond OWNED share a stripe anyway: only owned ones matter.
-        let slot = self.slot.get();
         if slot < OWNED {
             FREE.lock().push(slot);
         }
@@ -140,6 +155,7 @@ thread_local! {
             sampled_at: Cell::new(None),
         }
     };
+    static GUARD: Guard = const { Guard };
 }
 
 /// Samples closer together than this on one thread stretch its countdowns;
@@ -157,37 +173,31 @@ const MAX_STRETCH: u32 = 6;
 /// the sample's weight: how many operations it stands for, which is the
 /// mean countdown that picked it.
 pub(crate) fn pace(every: u32, now: Instant) -> u32 {
-    THREAD
-        .try_with(|t| {
-            let stretch = t.stretch.get();
-            if let Some(last) = t.sampled_at.replace(Some(now)) {
-                let gap = now.saturating_duration_since(last);
-                if gap < MIN_GAP && stretch < MAX_STRETCH {
-                    t.stretch.set(stretch + 1);
-                } else if gap > 4 * MIN_GAP && stretch > 0 {
-                    t.stretch.set(stretch - 1);
-                }
+    THREAD.with(|t| {
+        let stretch = t.stretch.get();
+        if let Some(last) = t.sampled_at.replace(Some(now)) {
+            let gap = now.saturating_duration_since(last);
+            if gap < MIN_GAP && stretch < MAX_STRETCH {
+                t.stretch.set(stretch + 1);
+            } else if gap > 4 * MIN_GAP && stretch > 0 {
+                t.stretch.set(stretch - 1);
             }
-            every << stretch
-        })
-        .unwrap_or(every)
+        }
+        every << stretch
+    })
 }
 
 /// The calling thread's slot, and whether this operation is one to sample
 /// (one in `every` on average), in one access to thread-local storage.
 #[inline]
 pub(crate) fn this_thread(every: u32) -> (usize, bool) {
-    THREAD
-        .try_with(|t| (t.slot(), t.due(every)))
-        // A thread being torn down uses the shared stripe and samples
-        // nothing.
-        .unwrap_or((OWNED, false))
+    THREAD.with(|t| (t.slot(), t.due(every)))
 }
 
 /// The calling thread's slot.
 #[inline]
 fn slot_of_this_thread() -> usize {
-    THREAD.try_with(ThreadState::slot).unwrap_or(OWNED)
+    THREAD.with(ThreadState::slot)
 }
 
 impl Default for Tally {
