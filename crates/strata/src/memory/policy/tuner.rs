@@ -31,6 +31,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use super::adaptive::{Admission, Setting};
@@ -142,8 +143,16 @@ pub(crate) struct Tuner {
     mask: u64,
     /// The current setting, packed ([`Setting::pack`]).
     current: AtomicU64,
-    state: Mutex<State>,
-    /// Sampled hashes queued by reads, oldest first.
+    /// What sampled reads write, on cache lines of its own: beside the two
+    /// words above, which every operation reads, each sample would take
+    /// their line from every other thread.
+    samples: CachePadded<Samples>,
+    state: CachePadded<Mutex<State>>,
+}
+
+/// Sampled hashes queued by reads for the next write.
+struct Samples {
+    /// Oldest first.
     queue: Mutex<Vec<u64>>,
     /// Whether any are queued: what a write checks without taking the lock.
     queued: AtomicBool,
@@ -182,7 +191,7 @@ impl Tuner {
         Self {
             mask: rate - 1,
             current: AtomicU64::new(START.pack()),
-            state: Mutex::new(State {
+            state: CachePadded::new(Mutex::new(State {
                 window: START.window,
                 moved: false,
                 shadows,
@@ -190,9 +199,11 @@ impl Tuner {
                 seen: 0,
                 chosen,
                 batch: Vec::new(),
+            })),
+            samples: CachePadded::new(Samples {
+                queue: Mutex::new(Vec::new()),
+                queued: AtomicBool::new(false),
             }),
-            queue: Mutex::new(Vec::new()),
-            queued: AtomicBool::new(false),
         }
     }
 
@@ -214,18 +225,22 @@ impl Tuner {
     /// miniatures; dropped if the queue is full or busy.
     #[inline]
     pub(crate) fn record(&self, hash: u64) {
-        if let Some(mut queue) = self.queue.try_lock()
+        if let Some(mut queue) = self.samples.queue.try_lock()
             && queue.len() < QUEUE
         {
             queue.push(hash);
-            self.queued.store(true, Ordering::Relaxed);
+            // Stored only when it changes: a store takes the line from the
+            // writers that check it.
+            if !self.samples.queued.load(Ordering::Relaxed) {
+                self.samples.queued.store(true, Ordering::Relaxed);
+            }
         }
     }
 
     /// Whether requests are queued for [`feed`](Self::feed).
     #[inline]
     pub(crate) fn has_queued(&self) -> bool {
-        self.queued.load(Ordering::Relaxed)
+        self.samples.queued.load(Ordering::Relaxed)
     }
 
     /// Feeds the queued requests to the miniatures, in order, unless
@@ -238,9 +253,9 @@ impl Tuner {
         let mut batch = std::mem::take(&mut state.batch);
         batch.clear();
         {
-            let mut queue = self.queue.lock();
+            let mut queue = self.samples.queue.lock();
             std::mem::swap(&mut *queue, &mut batch);
-            self.queued.store(false, Ordering::Relaxed);
+            self.samples.queued.store(false, Ordering::Relaxed);
         }
         for &hash in &batch {
             if let Some(setting) = state.request(hash) {
