@@ -22,10 +22,12 @@ use strata_sim::{Contender, Lab};
 
 /// The furthest `Adaptive` may fall behind the best peer or LRU on any row,
 /// in points: the worst row of docs/hit-ratio.md (P3 at 160,000 entries,
-/// 1.31 behind foyer's S3-FIFO) with a little room, so that a change that
-/// makes any row clearly worse fails here. That row is a knife edge: fixed
-/// windows of 50, 60 and 70% score 53.4, 54.9 and 54.3% on it, so when
-/// the tuner reaches 60% moves it by tenths of a point.
+/// 1.30 behind foyer's S3-FIFO) with a little room, so that a change that
+/// makes any row clearly worse fails here. It was 1.25 until the tuner's
+/// first move became whole, which took that row from 1.12 to 1.30 behind
+/// while the average improved. The row is a knife edge: fixed windows of
+/// 50, 60 and 70% score 53.4, 54.9 and 54.3% on it, so the moment at which
+/// the tuner reaches its 60% window moves the row by tenths of a point.
 const FLOOR: f64 = 1.5;
 
 #[test]

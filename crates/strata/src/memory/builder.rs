@@ -151,7 +151,7 @@ impl<K, V> MemoryCacheBuilder<K, V> {
     /// How many independently locked shards the cache has: a power of two,
     /// 1 to 65,536. One shard makes eviction order exact (useful in tests and
     /// simulations); more shards let threads work in parallel.
-    /// Default: sixteen per available core, rounded up to a power of two,
+    /// Default: thirty-two per available core, rounded up to a power of two,
     /// halved while an entry bound would leave fewer than 256 entries per
     /// shard.
     #[must_use]

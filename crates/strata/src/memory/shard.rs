@@ -80,7 +80,7 @@ pub(crate) struct Shard<K, V> {
     clock: AtomicU64,
     /// From `clock` to the policy's ticks.
     shift: u32,
-    /// Reads of an entry this many ticks after its last stored use, with
+    /// Reads of an entry whose stamp is fewer than this many ticks old, with
     /// nothing else new to record, store nothing (see `Entry::touch`).
     fresh: u32,
     table: HashTable<u32>,

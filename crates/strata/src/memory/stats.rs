@@ -110,13 +110,17 @@ pub(crate) struct Recorder<K> {
 
 /// The hot-key ranking, and the weights of the samples it counted.
 ///
-/// Keys are ranked by how often they were sampled, one each: all keys are
-/// sampled at the same rate at any one time, so that order is the order of
-/// their reads. Weighing each sample by its rate instead (it varies with
-/// how fast each thread runs, see `tally::pace`) made the ranking's
-/// over-estimates as large as the largest weight, and a cold key read once
-/// outranked keys read thousands of times. The estimates are scaled by the
-/// samples' mean weight.
+/// Keys are ranked by how often they were sampled, one each: on one thread,
+/// or threads running at one pace, all keys are sampled at the same rate,
+/// so that order is the order of their reads. Weighing each sample by its
+/// rate instead (it varies with how fast each thread runs, see
+/// `tally::pace`) made the ranking's over-estimates as large as the largest
+/// weight, and a cold key read once outranked keys read thousands of times.
+/// The estimates are scaled by the samples' mean weight. Known bias: when
+/// threads run at very different paces, keys read mostly by the slower
+/// threads rank higher, and their estimates lower, than their reads say;
+/// the latency percentiles likewise count a slow thread's operations more
+/// than a fast one's.
 struct Hot<K> {
     ranking: Box<dyn Ranking<K>>,
     samples: u64,

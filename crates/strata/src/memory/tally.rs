@@ -167,11 +167,15 @@ thread_local! {
 const MIN_GAP: Duration = Duration::from_micros(20);
 /// The most a countdown's mean is doubled: 64 × 2⁶ = one in 4,096.
 const MAX_STRETCH: u32 = 6;
+// A countdown draws below 2 × its mean in a `u32`.
+const _: () = assert!((super::stats::LATENCY_SAMPLE as u64) << MAX_STRETCH < 1 << 30);
 
 /// Paces the calling thread's sampling, called at each sample it takes
 /// (`now`) with the base rate `every` passed to [`this_thread`]; returns
 /// the sample's weight: how many operations it stands for, which is the
-/// mean countdown that picked it.
+/// mean countdown that picked it. The countdown to the next sample is drawn
+/// again here, at the new pace, so that the next sample's weight is the
+/// mean that picks it.
 pub(crate) fn pace(every: u32, now: Instant) -> u32 {
     THREAD.with(|t| {
         let stretch = t.stretch.get();
@@ -183,6 +187,7 @@ pub(crate) fn pace(every: u32, now: Instant) -> u32 {
                 t.stretch.set(stretch - 1);
             }
         }
+        t.sample_in.set(t.countdown(every << t.stretch.get()));
         every << stretch
     })
 }

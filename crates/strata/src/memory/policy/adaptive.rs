@@ -344,6 +344,11 @@ impl Adaptive {
             self.applied = current;
             self.apply(Setting::unpack(current));
             self.shrink_window(nodes);
+            // A smaller protected share applies at once too, so that every
+            // bound holds after any operation (`update` relies on it).
+            for at in 0..self.classes.len() {
+                self.trim_protected(at, nodes);
+            }
         }
         if self.dead > 64 && self.dead > self.len {
             self.compact(nodes);
@@ -409,9 +414,7 @@ impl Adaptive {
     fn move_head<N: Nodes>(&mut self, at: usize, from: usize, to: usize, slot: u32, nodes: &mut N) {
         debug_assert_eq!(self.classes[at].queues[from].head, slot);
         let units = self.units_at(slot, nodes);
-        let Some(class) = self.classes.get_mut(at) else {
-            return;
-        };
+        let class = &mut self.classes[at];
         // Pop and push by hand: one read of the slot's link serves both.
         let link = nodes.link(slot);
         let source = &mut class.queues[from];
