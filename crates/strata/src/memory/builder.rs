@@ -315,25 +315,23 @@ where
 /// Default shards per available core. A read that meets a write on its
 /// shard waits for it, and an `Adaptive` write holds the lock for hundreds of
 /// nanoseconds (admission duel, sketch, queues); past spinning the reader
-/// parks, for tens of microseconds. Four per core (quick_cache's choice) left
-/// that to one read in a few hundred under a 2-thread 90/10 load (p99.9 of
-/// `get` 20 µs, 3.4× quick_cache's); sixteen cut it to 5.6 µs (0.97×), p99
-/// from 1.5× to 1.2× quick_cache's, and raised 2-thread mixed throughput by a
-/// third (`strata bench --compare`, 2 cores, median of 3 rounds).
-/// The price is single-thread reads: criterion's `get` took 28.8–31.7 ns
-/// with 32 shards against 26.3–27.2 with 8 (four runs alternated), with
-/// the same instruction count. The cause is not found: a read touches three
-/// of its shard's cache lines (lock, clock and table; slot vector; the
-/// policy's tag), and keeping the policy's flag in the first line did not
-/// help. A cache shared by threads is the common case.
-/// Thirty-two per core (64 shards on 2 cores) then beat sixteen once reads
-/// stopped storing into hot entries: in alternated `bench --compare` runs,
-/// 2-thread mixed 15.1 → 18.0 M ops/s (0.90× → 0.95× quick_cache), 2-thread
-/// reads 25.5 → 30.0 M/s, p99 562 → 465 ns and p99.9 1,340 → 1,154 ns, with
-/// one-thread reads and the replay within the runs' noise (0.85× and 0.88×
-/// quick_cache's reads; 0.50× and 0.52× its replay).
-/// Hit ratio does not depend on the count (within 0.2 point from 1 to 64
-/// shards on the reference traces' large rows).
+/// parks, for tens of microseconds. So more shards, fewer such meetings
+/// (`strata bench --compare`, 2 cores, median of 3 rounds):
+///
+/// * four per core (quick_cache's choice): p99.9 of `get` under a 2-thread
+///   90/10 load 20 µs, 3.4× quick_cache's;
+/// * sixteen: p99.9 5.6 µs, p99 1.5× → 1.2× quick_cache's, 2-thread mixed
+///   throughput up a third;
+/// * thirty-two, once reads of hot entries stopped storing into them
+///   (`Entry::touch`), in alternated runs against sixteen: 2-thread mixed
+///   15.1 → 18.0 M ops/s, 2-thread reads 25.5 → 30.0 M/s, p99 562 → 465 ns,
+///   p99.9 1,340 → 1,154 ns, one-thread reads and replay within noise.
+///
+/// More shards cost one thread something the instruction count does not
+/// show (criterion's `get`, 8 against 32 shards: 26.3–27.2 against
+/// 28.8–31.7 ns; cause not found). A cache shared by threads is the common
+/// case. Hit ratio does not depend on the count (within 0.2 point from 1 to
+/// 64 shards on the reference traces' large rows).
 const SHARDS_PER_CORE: usize = 32;
 
 fn default_shards(max_entries: Option<u64>) -> usize {

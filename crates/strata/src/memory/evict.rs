@@ -64,10 +64,6 @@ where
         limits
     }
 
-    fn over(&self, limits: Limits, ledger: &Ledger<'_>) -> bool {
-        limits.exceeded(ledger)
-    }
-
     /// The lowest priority published by any shard other than `home`.
     fn lowest_elsewhere(&self, home: usize) -> Option<i64> {
         self.shards
@@ -92,7 +88,7 @@ where
         ledger: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> bool {
-        while self.over(limits, ledger) {
+        while limits.exceeded(ledger) {
             let spared = new.map(|slot| (slot, shard.priority(slot)));
             let (slot, priority) = match (shard.victim(new), spared) {
                 (Some((_, p)), Some((slot, np))) if np < p => {
@@ -192,7 +188,7 @@ where
     ) {
         self.purge_all(out);
         let mut fruitless = 0;
-        while self.over(limits, &Ledger::new(&self.totals)) && fruitless <= self.shards.len() {
+        while limits.exceeded(&Ledger::new(&self.totals)) && fruitless <= self.shards.len() {
             match self.evict_one(Some(home), new, out) {
                 Some(_) => fruitless = 0,
                 None => fruitless += 1,

@@ -536,10 +536,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let facts = self.facts(slot, hash);
         totals.add(weight, facts.priority);
         self.weight += u64::from(weight);
-        // The policy reads the room only when the weight changed (an
-        // overwrite of the same weight moves nothing), so the usual
-        // overwrite skips the bounds check.
-        let room = old.weight == weight || !limits.exceeded(totals);
+        let room = || !limits.exceeded(totals);
         self.with_policy(|policy, nodes| policy.update(slot, &old, &facts, room, nodes));
         if let Some(old_value) = old_value {
             out.push((key, old_value, RemovalCause::Replaced));

@@ -131,6 +131,12 @@ impl Queue {
     /// Appends `slot` at the tail, marking it as in `segment`.
     fn push<N: Nodes>(&mut self, slot: u32, segment: Segment, nodes: &mut N) {
         let link = nodes.link(slot);
+        self.append(slot, link, segment, nodes);
+    }
+
+    /// [`push`](Self::push) for a caller that has read `slot`'s `link`.
+    #[inline]
+    fn append<N: Nodes>(&mut self, slot: u32, link: Link, segment: Segment, nodes: &mut N) {
         nodes.set_link(slot, link.with_next_in(NIL, segment));
         if self.tail == NIL {
             self.head = slot;
@@ -147,11 +153,17 @@ impl Queue {
             return None;
         }
         let slot = self.head;
-        self.head = nodes.link(slot).next();
+        self.unlink_head(nodes.link(slot));
+        Some(slot)
+    }
+
+    /// Unlinks the head, whose link is `link`.
+    #[inline]
+    fn unlink_head(&mut self, link: Link) {
+        self.head = link.next();
         if self.head == NIL {
             self.tail = NIL;
         }
-        Some(slot)
     }
 }
 
@@ -415,24 +427,14 @@ impl Adaptive {
         debug_assert_eq!(self.classes[at].queues[from].head, slot);
         let units = self.units_at(slot, nodes);
         let class = &mut self.classes[at];
-        // Pop and push by hand: one read of the slot's link serves both.
+        // One read of the slot's link serves both the pop and the push.
         let link = nodes.link(slot);
         let source = &mut class.queues[from];
-        source.head = link.next();
-        if source.head == NIL {
-            source.tail = NIL;
-        }
+        source.unlink_head(link);
         source.len -= 1;
         source.units -= units;
-        nodes.set_link(slot, link.with_next_in(NIL, Segment::ALL[to]));
         let target = &mut class.queues[to];
-        if target.tail == NIL {
-            target.head = slot;
-        } else {
-            let tail = nodes.link(target.tail);
-            nodes.set_link(target.tail, tail.with_next(slot));
-        }
-        target.tail = slot;
+        target.append(slot, link, Segment::ALL[to], nodes);
         target.len += 1;
         target.units += units;
     }
@@ -700,13 +702,14 @@ impl Adaptive {
 
     /// The entry in `slot` was overwritten (the shard records the write as a
     /// use in its stamp); its weight may have changed, its priority not.
-    /// `room` as for `rebalance`.
+    /// `room` as for `rebalance`, asked only when the weight changed.
+    #[inline]
     pub(crate) fn update<N: Nodes>(
         &mut self,
         slot: u32,
         old: &Facts,
         facts: &Facts,
-        room: Option<bool>,
+        room: impl FnOnce() -> bool,
         nodes: &mut N,
     ) {
         let Some(at) = self.class_of(facts.priority) else {
@@ -715,15 +718,14 @@ impl Adaptive {
         let (before, after) = (self.units_of(old.weight), self.units_of(facts.weight));
         if before == after {
             // The usual overwrite: every segment still holds what it did,
-            // so their bounds, which held before, still hold (a tuner's new
-            // protected bound is applied by the next insert's trim).
+            // so their bounds, which held before, still hold.
             return;
         }
         let segment = nodes.link(slot).segment() as usize;
         let queue = &mut self.classes[at].queues[segment];
         queue.units = queue.units - before + after;
         self.units = self.units - before + after;
-        self.rebalance(at, room, nodes);
+        self.rebalance(at, Some(room()), nodes);
     }
 
     /// The live entry in `slot` leaves; the shard then vacates the slot but

@@ -318,18 +318,20 @@ impl AnyPolicy {
     }
 
     /// The entry in `slot` was overwritten, keeping its priority; its weight
-    /// may have changed from `old`. `room` as for [`insert`](Self::insert).
+    /// may have changed from `old`. `room` as for [`insert`](Self::insert),
+    /// asked only if the policy needs it (an overwrite of the same weight
+    /// moves nothing, and checking the bounds costs the write).
     #[inline]
     pub(crate) fn update<N: Nodes>(
         &mut self,
         slot: u32,
         old: &Facts,
         facts: &Facts,
-        room: bool,
+        room: impl FnOnce() -> bool,
         nodes: &mut N,
     ) {
         if let AnyPolicy::Adaptive(p) = self {
-            return p.update(slot, old, facts, Some(room), nodes);
+            return p.update(slot, old, facts, room, nodes);
         }
         others!(self, p => p.update(slot, facts))
     }
