@@ -70,8 +70,9 @@ fn hot_keys_rank_the_most_read_keys_first() {
     let hot = cache.stats().hot_keys;
     let keys: Vec<&str> = hot.iter().map(|h| h.key.as_str()).collect();
     assert_eq!(keys, ["hot", "warm", "cool"]);
-    // Estimates are scaled from a sample (one read in 64, or fewer on a
-    // fast thread, each weighed by its rate): within a factor of two.
+    // Estimates are scaled from a sample (one read in 64, or fewer in a
+    // busy cache, each counted once and scaled by the samples' mean
+    // weight): within a factor of two.
     assert!(
         (100_000..400_000).contains(&hot[0].estimated_reads),
         "{hot:?}"

@@ -329,8 +329,10 @@ where
 ///
 /// More shards cost one thread something the instruction count does not
 /// show (criterion's `get`, 8 against 32 shards: 26.3–27.2 against
-/// 28.8–31.7 ns; cause not found). A cache shared by threads is the common
-/// case. Hit ratio does not depend on the count (within 0.2 point from 1 to
+/// 28.8–31.7 ns): L1 misses, cachegrind says, as each shard's metadata
+/// (lock, table header, policy, queue ends) falls out of L1 between two
+/// visits to that shard (performance.md, "Where the time goes"). A cache
+/// shared by threads is the common case. Hit ratio does not depend on the count (within 0.2 point from 1 to
 /// 64 shards on the reference traces' large rows).
 const SHARDS_PER_CORE: usize = 32;
 

@@ -33,6 +33,7 @@ pub(crate) struct Limits {
 
 impl Limits {
     /// Whether the cache, as `ledger` counts it, is over these bounds.
+    #[inline]
     pub(crate) fn exceeded(self, ledger: &Ledger<'_>) -> bool {
         self.entries.is_some_and(|m| ledger.len() > m)
             || self.weight.is_some_and(|m| ledger.weight() > m)

@@ -31,6 +31,7 @@ mod flight;
 mod invalidate;
 mod loader;
 mod maintenance;
+mod pace;
 pub mod policy;
 pub mod pressure;
 #[cfg(test)]

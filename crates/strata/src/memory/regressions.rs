@@ -249,3 +249,190 @@ fn a_shard_under_its_share_of_a_full_cache_still_refuses_a_scan() {
     assert_eq!(cache.len(), 2_000);
     cache.validate().unwrap();
 }
+
+/// Room for three entries in two shards, keys `x` and `w` in shard 0 and
+/// `y` and `n` in shard 1, with `z` (also in shard 1) written first at
+/// priority 3: a write in shard 1 then asks shard 0's published lowest
+/// priority whether to evict there instead.
+fn two_shards_with_a_priority() -> (MemoryCache<u32, u32>, Arc<ManualClock>, [u32; 4]) {
+    let clock = Arc::new(ManualClock::new());
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(3)
+        .shards(2)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let x = key_in(&cache, 0, 0);
+    let w = key_in(&cache, 0, x + 1);
+    let z = key_in(&cache, 1, 0);
+    let y = key_in(&cache, 1, z + 1);
+    let n = key_in(&cache, 1, y + 1);
+    cache
+        .insert_with(z, 3, EntryOptions::new().with_priority(3))
+        .unwrap();
+    (cache, clock, [x, w, y, n])
+}
+
+/// Writes `n` into the full cache of [`two_shards_with_a_priority`], where
+/// every entry but `z` now has priority 0: the room comes from n's own
+/// shard (`y`), unless shard 0 still claims priority -5 and gives up `x`.
+fn room_for_n_comes_from_its_own_shard(cache: &MemoryCache<u32, u32>, [x, _, y, n]: [u32; 4]) {
+    cache.insert(n, 5).unwrap();
+    assert_eq!(
+        cache.get(&x),
+        Some(10),
+        "x was evicted for a stale priority"
+    );
+    assert!(!cache.contains(&y));
+    cache.validate().unwrap();
+}
+
+#[test]
+fn a_plain_overwrite_of_a_prioritized_entry_publishes_its_shards_new_lowest() {
+    // An overwrite that changes an entry's priority leaves and comes back
+    // as new, and must publish the shard's new lowest priority: only an
+    // overwrite in place (plain, same weight) may skip that.
+    let (cache, _, keys @ [x, _, y, _]) = two_shards_with_a_priority();
+    cache
+        .insert_with(x, 1, EntryOptions::new().with_priority(-5))
+        .unwrap();
+    cache.insert(y, 2).unwrap();
+    cache.insert(x, 10).unwrap();
+    room_for_n_comes_from_its_own_shard(&cache, keys);
+}
+
+#[test]
+fn an_overwrite_in_place_after_a_purge_still_publishes() {
+    // The write purges w, the shard's only negative priority, then
+    // overwrites x in place: the purge changed the lowest priority, so it
+    // is published even though the overwrite itself changes nothing.
+    let (cache, clock, keys @ [x, w, y, _]) = two_shards_with_a_priority();
+    let brief = EntryOptions::new()
+        .with_priority(-5)
+        .with_ttl(Duration::from_secs(1));
+    cache.insert_with(w, 1, brief).unwrap();
+    cache.insert(x, 2).unwrap();
+    clock.advance(Duration::from_secs(2));
+    cache.insert(x, 10).unwrap();
+    cache.insert(y, 4).unwrap();
+    room_for_n_comes_from_its_own_shard(&cache, keys);
+}
+
+#[test]
+fn a_plain_overwrite_drops_the_options_of_what_it_replaces() {
+    // Only plain entries are overwritten in place: a tagged or expiring
+    // entry rewritten plainly loses its tag and its deadline.
+    let clock = Arc::new(ManualClock::new());
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(100)
+        .shards(1)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    cache
+        .insert_with(1, 1, EntryOptions::new().with_tag("t"))
+        .unwrap();
+    cache
+        .insert_with(2, 2, EntryOptions::new().with_ttl(Duration::from_secs(1)))
+        .unwrap();
+    cache.insert(1, 10).unwrap();
+    cache.insert(2, 20).unwrap();
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(
+        cache.invalidate_tag("t"),
+        0,
+        "the tag went with the old value"
+    );
+    assert_eq!(cache.get(&1), Some(10));
+    assert_eq!(cache.get(&2), Some(20), "the TTL went with the old value");
+    cache.validate().unwrap();
+}
+
+#[test]
+fn an_overwrite_at_a_new_weight_is_weighed_again() {
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_weight(100)
+        .weigher(|_, v: &u32| *v)
+        .shards(1)
+        .build()
+        .unwrap();
+    cache.insert(1, 1).unwrap();
+    cache.insert(1, 5).unwrap();
+    assert_eq!(cache.weight(), 5);
+    cache.insert(1, 5).unwrap();
+    assert_eq!(cache.weight(), 5);
+    cache.validate().unwrap();
+}
+
+#[test]
+fn common_reads_count_as_uses() {
+    // A read on the common path only marks the entry's stamp; that mark
+    // must keep a key read all along in a cache that newcomers, each
+    // written twice, take over.
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(100)
+        .shards(1)
+        .stats(false)
+        .build()
+        .unwrap();
+    for k in 0..100 {
+        cache.insert(k, k).unwrap();
+    }
+    for k in 1_000..1_400 {
+        if k % 10 == 0 {
+            assert_eq!(cache.get(&7), Some(7), "key 7 left before newcomer {k}");
+        }
+        cache.insert(k, k).unwrap();
+        cache.insert(k, k).unwrap();
+    }
+    let stayed = (0..100).filter(|k| cache.contains(k)).count();
+    assert!(
+        stayed < 20,
+        "{stayed} of the first keys stayed: no takeover"
+    );
+    assert!(cache.contains(&7));
+}
+
+#[test]
+fn common_reads_feed_the_tuner() {
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(100_000)
+        .shards(1)
+        .stats(false)
+        .build()
+        .unwrap();
+    let tuner = cache.inner.tuner.clone().expect("Adaptive has a tuner");
+    let key = (0..)
+        .find(|k| tuner.wants(cache.inner.hash(k)))
+        .expect("some key is sampled");
+    cache.insert(key, 1).unwrap();
+    assert!(!tuner.has_queued(), "the write fed what it queued");
+    assert_eq!(cache.get(&key), Some(1));
+    assert!(tuner.has_queued(), "the read did not reach the tuner");
+}
+
+#[test]
+fn every_read_counts_once_on_the_policys_clock() {
+    // Reads of entries that can expire leave the common path for the full
+    // one; the request is counted on the clock by one of them only.
+    let clock = Arc::new(ManualClock::new());
+    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
+        .max_entries(100)
+        .shards(1)
+        .stats(false)
+        .clock(clock)
+        .build()
+        .unwrap();
+    cache
+        .insert_with(1, 1, EntryOptions::new().with_ttl(Duration::from_secs(60)))
+        .unwrap();
+    cache.insert(2, 2).unwrap();
+    let before = cache.inner.shards[0].lock.read().requests();
+    for _ in 0..10 {
+        assert_eq!(cache.get(&1), Some(1));
+        assert_eq!(cache.get(&2), Some(2));
+        assert_eq!(cache.get(&3), None);
+    }
+    let after = cache.inner.shards[0].lock.read().requests();
+    assert_eq!(after - before, 30);
+}

@@ -57,6 +57,17 @@ impl Spec {
 pub(crate) struct Written {
     pub(crate) slot: u32,
     pub(crate) replaced: bool,
+    /// Only the value and the entry's use changed: a plain overwrite at the
+    /// same weight. The shard's lowest priority is as it was.
+    pub(crate) in_place: bool,
+}
+
+/// What [`Shard::read_plain`] found.
+pub(crate) enum Plain<V> {
+    Hit(V),
+    Miss,
+    /// An entry that can expire: read it with [`Shard::read`].
+    Other,
 }
 
 /// What a shared-lock read found.
@@ -205,6 +216,12 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         self.policy.reads_are_shared()
     }
 
+    /// Requests counted on the policy's clock so far.
+    #[cfg(test)]
+    pub(crate) fn requests(&self) -> u64 {
+        self.clock.load(Ordering::Relaxed)
+    }
+
     /// Counts one request on the policy's clock and returns the time in its
     /// ticks.
     #[inline]
@@ -309,6 +326,29 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         Read::Hit(entry.value.clone(), want_key.then(|| entry.key.clone()))
     }
 
+    /// The common read, under the shared lock: an entry that cannot
+    /// expire, read without its key. [`Plain::Other`] for an entry that can
+    /// expire, which [`read`](Self::read) handles.
+    #[inline]
+    pub(crate) fn read_plain<Q>(&self, hash: u64, key: &Q) -> Plain<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let Some(entry) = self.find(hash, key).and_then(|slot| self.slots.get(slot)) else {
+            self.tick();
+            return Plain::Miss;
+        };
+        if entry.link.has(Link::EXPIRES) {
+            // `read` counts this request on the clock: once per read.
+            return Plain::Other;
+        }
+        let ticks = self.tick();
+        entry.touch(ticks, self.fresh);
+        Plain::Hit(entry.value.clone())
+    }
+
     /// The facts the policy may know of the entry in `slot`.
     #[inline]
     fn facts(&self, slot: u32, hash: u64) -> Facts {
@@ -377,6 +417,9 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         }
     }
 
+    // Out of line so that `store_options`, which plain writes call for
+    // nothing, inlines into them.
+    #[inline(never)]
     fn store_rich_options(&mut self, slot: u32, spec: &mut Spec, now: u64) -> u32 {
         let mut flags = 0;
         let mut ids: Vec<u32> = spec
@@ -427,6 +470,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         }
     }
 
+    #[inline(never)]
     fn clear_rich_options(&mut self, slot: u32, link: Link) {
         for id in self.extras.tag_ids(slot, link) {
             self.tags.remove(id, self.index, slot);
@@ -496,7 +540,11 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let facts = self.facts(slot, hash);
         let room = !limits.exceeded(totals);
         self.with_policy(|policy, nodes| policy.insert(slot, &facts, room, nodes));
-        Ok(Written { slot, replaced })
+        Ok(Written {
+            slot,
+            replaced,
+            in_place: false,
+        })
     }
 
     /// Overwrites the live entry in `slot` in place.
@@ -515,6 +563,27 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         totals: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> Written {
+        // The usual overwrite, a plain entry rewritten plainly at the same
+        // weight, changes only the value and the entry's use: no options to
+        // clear or store, no totals, nothing for the policy (whose bounds
+        // still hold, see `Adaptive::update`). A third of an overwrite's
+        // instructions went to that bookkeeping.
+        if spec.is_none() && old.weight == weight && self.policy.ignores_same_weight_updates() {
+            let ticks = self.now_ticks();
+            if let Some(entry) = self.slots.get_mut(slot)
+                && entry.link.flags() == 0
+            {
+                // A write is a use.
+                entry.touch(ticks, 0);
+                let old_value = std::mem::replace(&mut entry.value, value);
+                out.push((key, old_value, RemovalCause::Replaced));
+                return Written {
+                    slot,
+                    replaced: true,
+                    in_place: true,
+                };
+            }
+        }
         let link = self.slots.get(slot).map(|e| e.link);
         if let Some(link) = link {
             self.clear_options(slot, link);
@@ -544,6 +613,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         Written {
             slot,
             replaced: true,
+            in_place: false,
         }
     }
 

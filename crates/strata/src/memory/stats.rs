@@ -4,10 +4,11 @@
 //! `tally`). Latency and hot keys are *sampled*: one operation in
 //! [`LATENCY_SAMPLE`] is timed and one read hit in [`HOT_KEY_SAMPLE`] is
 //! counted, on average, picked by a per-thread countdown of random length,
-//! so the cost per operation is a few instructions. A thread that runs
-//! operations faster than one sample per 20 µs samples less (down to one in
-//! 4,096, `tally::pace`): a sample costs a few hundred nanoseconds, a tenth
-//! of a fast reader's time at one in 64. With stats off, none of it runs.
+//! so the cost per operation is a few instructions. A cache whose threads
+//! take samples less than 20 µs apart keeps fewer of the picks (down to one
+//! operation in 4,096, at one pace for all its threads, `pace`): a sample
+//! costs a few hundred nanoseconds, a tenth of a fast reader's time at one
+//! in 64. With stats off, none of it runs.
 
 use std::hash::Hash;
 use std::time::{Duration, Instant};
@@ -18,16 +19,17 @@ use serde::Serialize;
 use topk::FilteredSpaceSaving;
 
 use super::MemoryCache;
+use super::pace::Pacer;
 use super::policy::Policy;
 use super::pressure::PressureStats;
 use super::removal::RemovalCause;
-use super::tally::{Count, pace, this_thread};
+use super::tally::{Count, this_thread};
 
-/// One operation in this many is timed (fewer on a thread running faster
-/// than one sample per 20 µs).
+/// One operation in this many is timed (fewer when the cache's threads
+/// together take more than one sample per 20 µs).
 pub const LATENCY_SAMPLE: u32 = 64;
-/// One read hit in this many is counted for the hot-key ranking (fewer on
-/// fast threads, as for [`LATENCY_SAMPLE`]).
+/// One read hit in this many is counted for the hot-key ranking (fewer in
+/// a busy cache, as for [`LATENCY_SAMPLE`]).
 pub const HOT_KEY_SAMPLE: u32 = LATENCY_SAMPLE;
 
 /// Slowest latency the histograms keep distinct; slower ones count as this.
@@ -51,27 +53,41 @@ impl Sample {
         slot: 0,
     };
 
+    /// The calling thread's slot, and whether this operation is sampled at
+    /// the pace of `pacer`, its cache's.
     #[inline]
-    pub(crate) fn take() -> Sample {
+    pub(crate) fn take(pacer: &Pacer) -> Sample {
         // One countdown for both: a sampled operation is timed, and if it
         // is a read hit its key is ranked. The two do not interfere.
-        let (slot, sampled) = this_thread(LATENCY_SAMPLE);
-        if !sampled {
-            return Sample {
-                started: None,
-                weight: 0,
-                slot,
-            };
+        let (slot, picked) = this_thread(LATENCY_SAMPLE);
+        if !picked {
+            return Self::unsampled(slot);
         }
-        Self::sampled(slot)
+        Self::sampled(slot, pacer)
     }
 
+    /// An operation not sampled, on the thread with `slot`.
+    #[inline]
+    pub(crate) fn unsampled(slot: usize) -> Sample {
+        Sample {
+            started: None,
+            weight: 0,
+            slot,
+        }
+    }
+
+    /// An operation the thread's countdown picked: sampled, and timed from
+    /// now, unless its cache's pace thins it out.
     #[cold]
-    fn sampled(slot: usize) -> Sample {
+    pub(crate) fn sampled(slot: usize, pacer: &Pacer) -> Sample {
+        let Some(weight) = pacer.thin(LATENCY_SAMPLE) else {
+            return Self::unsampled(slot);
+        };
         let now = Instant::now();
+        pacer.sampled(now);
         Sample {
             started: Some(now),
-            weight: pace(LATENCY_SAMPLE, now),
+            weight,
             slot,
         }
     }
@@ -102,6 +118,8 @@ impl<K: Hash + Eq + Clone + Send> Ranking<K> for FilteredSpaceSaving<K> {
 
 /// The sampled measurements of a cache with stats on.
 pub(crate) struct Recorder<K> {
+    /// How many of the cache's operations are sampled.
+    pub(crate) pacer: Pacer,
     get_latency: Mutex<Histogram<u64>>,
     insert_latency: Mutex<Histogram<u64>>,
     hot_keys: Option<Mutex<Hot<K>>>,
@@ -110,17 +128,13 @@ pub(crate) struct Recorder<K> {
 
 /// The hot-key ranking, and the weights of the samples it counted.
 ///
-/// Keys are ranked by how often they were sampled, one each: on one thread,
-/// or threads running at one pace, all keys are sampled at the same rate,
-/// so that order is the order of their reads. Weighing each sample by its
-/// rate instead (it varies with how fast each thread runs, see
-/// `tally::pace`) made the ranking's over-estimates as large as the largest
-/// weight, and a cold key read once outranked keys read thousands of times.
-/// The estimates are scaled by the samples' mean weight. Known bias: when
-/// threads run at very different paces, keys read mostly by the slower
-/// threads rank higher, and their estimates lower, than their reads say;
-/// the latency percentiles likewise count a slow thread's operations more
-/// than a fast one's.
+/// Keys are ranked by how often they were sampled, one each: every thread
+/// samples at the cache's one pace (`pace::Pacer`), so all keys are
+/// sampled at the same rate at any one time and that order is the order of
+/// their reads. Weighing each sample by its weight instead (it varies as
+/// the pace moves) made the ranking's over-estimates as large as the
+/// largest weight, and a cold key read once outranked keys read thousands
+/// of times. The estimates are scaled by the samples' mean weight.
 struct Hot<K> {
     ranking: Box<dyn Ranking<K>>,
     samples: u64,
@@ -138,6 +152,7 @@ pub(crate) fn histogram() -> Histogram<u64> {
 impl<K: Hash + Eq + Clone + Send + 'static> Recorder<K> {
     pub(crate) fn new(hot_key_count: usize) -> Self {
         Self {
+            pacer: Pacer::default(),
             get_latency: Mutex::new(histogram()),
             insert_latency: Mutex::new(histogram()),
             // Track four times as many candidates as reported, so that the
@@ -224,7 +239,7 @@ impl<K: Hash + Eq + Clone + Send + 'static> Recorder<K> {
 #[non_exhaustive]
 pub struct LatencySummary {
     /// How many operations were timed (about one in [`LATENCY_SAMPLE`], or
-    /// fewer on fast threads).
+    /// fewer in a busy cache).
     pub samples: u64,
     /// Median.
     #[serde(serialize_with = "as_nanos")]
@@ -267,10 +282,10 @@ pub struct HotKey<K> {
     /// The key.
     pub key: K,
     /// Estimated reads that hit it: its count in the sample, times the
-    /// sample's mean rate ([`HOT_KEY_SAMPLE`], or more on threads fast
-    /// enough to sample less). An over-estimate by at most the smallest
-    /// count the ranking tracks (Filtered Space-Saving's guarantee), times
-    /// that rate.
+    /// samples' mean weight ([`HOT_KEY_SAMPLE`], or more while the cache is
+    /// busy enough to sample less). An over-estimate by at most the
+    /// smallest count the ranking tracks (Filtered Space-Saving's
+    /// guarantee), times that weight.
     pub estimated_reads: u64,
 }
 

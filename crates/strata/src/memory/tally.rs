@@ -14,7 +14,6 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
@@ -61,21 +60,14 @@ struct ThreadState {
     draw: Cell<u32>,
     /// Operations left until the next sampled one (0: not started).
     sample_in: Cell<u32>,
-    /// How many times the countdowns' mean is doubled (see [`pace`]).
-    stretch: Cell<u32>,
-    /// When this thread last took a sample.
-    sampled_at: Cell<Option<Instant>>,
 }
 
 /// "No slot taken yet".
 const UNSET: usize = usize::MAX;
 
 impl ThreadState {
-    /// A countdown length, uniform in `1..2 × every` (mean `every`).
-    #[cold]
-    /// Random rather than fixed: a fixed period aliases with call patterns
-    /// (alternating inserts and gets would sample only one of them).
-    fn countdown(&self, every: u32) -> u32 {
+    /// The next number of the thread's xorshift.
+    fn random(&self) -> u32 {
         static SEEDS: AtomicU64 = AtomicU64::new(0x9E37_79B9);
         let mut x = self.draw.get();
         if x == 0 {
@@ -85,7 +77,15 @@ impl ThreadState {
         x ^= x >> 17;
         x ^= x << 5;
         self.draw.set(x);
-        1 + x % (2 * every.max(1) - 1)
+        x
+    }
+
+    /// A countdown length, uniform in `1..2 × every` (mean `every`).
+    /// Random rather than fixed: a fixed period aliases with call patterns
+    /// (alternating inserts and gets would sample only one of them).
+    #[cold]
+    fn countdown(&self, every: u32) -> u32 {
+        1 + self.random() % (2 * every.max(1) - 1)
     }
 
     /// Counts one operation down; true when it is the one to sample.
@@ -96,8 +96,7 @@ impl ThreadState {
             self.sample_in.set(left - 1);
             return false;
         }
-        self.sample_in
-            .set(self.countdown(every << self.stretch.get()));
+        self.sample_in.set(self.countdown(every));
         left == 1
     }
 
@@ -151,45 +150,15 @@ thread_local! {
             slot: Cell::new(UNSET),
             draw: Cell::new(0),
             sample_in: Cell::new(0),
-            stretch: Cell::new(0),
-            sampled_at: Cell::new(None),
         }
     };
     static GUARD: Guard = const { Guard };
 }
 
-/// Samples closer together than this on one thread stretch its countdowns;
-/// four times as far apart shrink them back. A sample costs a few hundred
-/// nanoseconds (two clock reads, a histogram, the hot-key ranking): one in
-/// 64 operations of a thread reading at 40 M/s took a tenth of its time,
-/// while a thread doing an operation per microsecond or slower (a server's)
-/// keeps every sample.
-const MIN_GAP: Duration = Duration::from_micros(20);
-/// The most a countdown's mean is doubled: 64 × 2⁶ = one in 4,096.
-const MAX_STRETCH: u32 = 6;
-// A countdown draws below 2 × its mean in a `u32`.
-const _: () = assert!((super::stats::LATENCY_SAMPLE as u64) << MAX_STRETCH < 1 << 30);
-
-/// Paces the calling thread's sampling, called at each sample it takes
-/// (`now`) with the base rate `every` passed to [`this_thread`]; returns
-/// the sample's weight: how many operations it stands for, which is the
-/// mean countdown that picked it. The countdown to the next sample is drawn
-/// again here, at the new pace, so that the next sample's weight is the
-/// mean that picks it.
-pub(crate) fn pace(every: u32, now: Instant) -> u32 {
-    THREAD.with(|t| {
-        let stretch = t.stretch.get();
-        if let Some(last) = t.sampled_at.replace(Some(now)) {
-            let gap = now.saturating_duration_since(last);
-            if gap < MIN_GAP && stretch < MAX_STRETCH {
-                t.stretch.set(stretch + 1);
-            } else if gap > 4 * MIN_GAP && stretch > 0 {
-                t.stretch.set(stretch - 1);
-            }
-        }
-        t.sample_in.set(t.countdown(every << t.stretch.get()));
-        every << stretch
-    })
+/// A random number from the calling thread's xorshift (for thinning
+/// samples, see `pace`).
+pub(crate) fn thread_random() -> u32 {
+    THREAD.with(ThreadState::random)
 }
 
 /// The calling thread's slot, and whether this operation is one to sample
@@ -257,29 +226,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fast_thread_samples_less_and_each_sample_weighs_more() {
+    fn countdowns_pick_one_operation_in_every_on_average() {
         std::thread::spawn(|| {
-            let start = Instant::now();
-            // Samples a microsecond apart: each one doubles the mean, up to
-            // the limit.
-            let weights: Vec<u32> = (0..10)
-                .map(|i| pace(64, start + Duration::from_micros(i)))
-                .collect();
-            assert_eq!(&weights[..8], &[64, 64, 128, 256, 512, 1024, 2048, 4096]);
-            assert_eq!(weights[9], 64 << MAX_STRETCH);
-            // The countdowns follow: a sample in about 4,096 operations.
-            let gaps: Vec<u32> = (0..50)
+            let gaps: Vec<u32> = (0..2_000)
                 .map(|_| (1..).find(|_| this_thread(64).1).unwrap_or(0))
                 .collect();
-            let mean = gaps.iter().sum::<u32>() / 50;
-            assert!((2_000..8_000).contains(&mean), "{mean}");
-            // Slow again: samples far apart halve the mean back to the base.
-            let later = start + Duration::from_secs(1);
-            let weights: Vec<u32> = (0..8)
-                .map(|i| pace(64, later + Duration::from_millis(i)))
-                .collect();
-            assert_eq!(weights[0], 4096);
-            assert_eq!(*weights.last().unwrap_or(&0), 64);
+            let mean = gaps.iter().sum::<u32>() / 2_000;
+            assert!((56..72).contains(&mean), "{mean}");
+            assert!(gaps.iter().all(|&g| (1..=128).contains(&g)), "{gaps:?}");
         })
         .join()
         .expect("the sampling thread");

@@ -291,6 +291,14 @@ impl AnyPolicy {
         matches!(self, AnyPolicy::Adaptive(_))
     }
 
+    /// Whether an overwrite that keeps the entry's weight and priority asks
+    /// nothing of the policy: `Adaptive` learns of the write from the
+    /// entry's stamp, where the others reorder on every write.
+    #[inline]
+    pub(crate) fn ignores_same_weight_updates(&self) -> bool {
+        matches!(self, AnyPolicy::Adaptive(_))
+    }
+
     /// Whether a removed entry's slot must keep its link until the policy
     /// releases it.
     #[inline]
