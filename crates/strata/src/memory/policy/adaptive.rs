@@ -21,7 +21,8 @@
 //! was last looked at gets a second chance (window), a promotion
 //! (probation) or another lap (protected, as long as its 2-bit credit
 //! lasts). Pending uses are added to the frequency sketch ("folded") when
-//! the sketch is about to be read — both sides of a duel are folded first —
+//! the sketch is about to read the key's count — a duel folds a side as it
+//! reads it —
 //! when an entry leaves, and when 15 have piled up. So the sketch learns
 //! every use, late but before any decision that depends on it.
 //!
@@ -448,10 +449,23 @@ impl Adaptive {
         if pending == 0 {
             return stamp;
         }
-        self.sketch.increment_by(nodes.hash(slot), pending);
+        let _ = self.sketch.increment_by(nodes.hash(slot), pending);
         let folded = stamp.without_pending();
         nodes.set_stamp(slot, folded);
         folded
+    }
+
+    /// The sketch's count of `slot`'s key (of hash `hash`), with its pending
+    /// uses folded in first: one pass over the sketch either way.
+    #[inline]
+    fn estimate<N: Nodes>(&mut self, slot: u32, hash: u64, nodes: &mut N) -> u8 {
+        let stamp = nodes.stamp(slot);
+        let pending = stamp.pending();
+        if pending == 0 {
+            return self.sketch.frequency(hash);
+        }
+        nodes.set_stamp(slot, stamp.without_pending());
+        self.sketch.increment_by(hash, pending)
     }
 
     /// CLOCK's look at `slot`: if it was used since the last look, it earns
@@ -618,16 +632,18 @@ impl Adaptive {
     }
 
     /// Whether `candidate` wins its duel against `victim`. Ties go against
-    /// the candidate: an unproven key must not displace an equal.
-    fn admits<N: Nodes>(&self, candidate: u32, victim: u32, nodes: &N) -> bool {
+    /// the candidate: an unproven key must not displace an equal. A side's
+    /// pending uses are folded into the sketch only when its count is read
+    /// (see `estimate`): a duel the reuse rule settles reads no count.
+    fn admits<N: Nodes>(&mut self, candidate: u32, victim: u32, nodes: &mut N) -> bool {
         match self.admission {
             Admission::Reuse => match self.reuse_interval(candidate, nodes) {
                 Some(interval) => interval < Self::age(nodes.stamp(victim).time(), nodes),
                 None => self.more_frequent(candidate, victim, nodes),
             },
             Admission::Frequency => {
-                let candidate_uses = self.sketch.frequency(nodes.hash(candidate));
-                if candidate_uses > self.sketch.frequency(nodes.hash(victim)) {
+                let candidate_uses = self.estimate(candidate, nodes.hash(candidate), nodes);
+                if candidate_uses > self.estimate(victim, nodes.hash(victim), nodes) {
                     return true;
                 }
                 // A victim whose count saturated while it was hot can turn
@@ -645,8 +661,9 @@ impl Adaptive {
         }
     }
 
-    fn more_frequent<N: Nodes>(&self, candidate: u32, victim: u32, nodes: &N) -> bool {
-        self.sketch.frequency(nodes.hash(candidate)) > self.sketch.frequency(nodes.hash(victim))
+    fn more_frequent<N: Nodes>(&mut self, candidate: u32, victim: u32, nodes: &mut N) -> bool {
+        self.estimate(candidate, nodes.hash(candidate), nodes)
+            > self.estimate(victim, nodes.hash(victim), nodes)
     }
 
     /// Relinks every queue without its left-behind slots, releasing them.
@@ -751,8 +768,12 @@ impl Adaptive {
     /// The live entry in `slot` is evicted: remembered in the history, and
     /// if it lost a duel, its candidate enters probation.
     pub(crate) fn evict<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) {
-        // Its uses go into the sketch, for when the key comes back.
-        let stamp = self.fold(slot, nodes);
+        // Its uses go into the sketch, for when the key comes back; the
+        // stamp itself leaves with the entry.
+        let stamp = nodes.stamp(slot);
+        if stamp.pending() > 0 {
+            let _ = self.sketch.increment_by(facts.hash, stamp.pending());
+        }
         self.history.push(facts.hash, stamp.time());
         let duel = self.duel.take();
         self.remove(slot, facts, nodes);
@@ -779,10 +800,6 @@ impl Adaptive {
             }
             let candidate = self.front_except(at, C, skip, nodes);
             let victim = self.main_victim(at, skip, nodes);
-            // The duel reads the sketch: both sides' uses must be in it.
-            for side in [candidate, victim].into_iter().flatten() {
-                self.fold(side, nodes);
-            }
             let chosen = match (candidate, victim) {
                 (Some(c), Some(v)) if self.admits(c, v, nodes) => {
                     self.duel = Some((c, v));

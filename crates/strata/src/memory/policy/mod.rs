@@ -250,7 +250,7 @@ pub(crate) trait Nodes {
 /// paths inline. The list and ordered policies keep per-slot tables and
 /// implement [`EvictionPolicy`]; `Adaptive` works through [`Nodes`].
 pub(crate) enum AnyPolicy {
-    Adaptive(Box<Adaptive>),
+    Adaptive(Adaptive),
     Lru(Lru),
     Lfu(Lfu),
     Ttl(TtlPolicy),
@@ -274,7 +274,7 @@ macro_rules! others {
 impl AnyPolicy {
     pub(crate) fn new(policy: Policy, sizing: Sizing, tuner: Option<Arc<Tuner>>) -> Self {
         match policy {
-            Policy::Adaptive => AnyPolicy::Adaptive(Box::new(Adaptive::new(sizing, tuner))),
+            Policy::Adaptive => AnyPolicy::Adaptive(Adaptive::new(sizing, tuner)),
             Policy::Lru => AnyPolicy::Lru(Lru::default()),
             Policy::Lfu => AnyPolicy::Lfu(Lfu::default()),
             Policy::Ttl => AnyPolicy::Ttl(TtlPolicy::default()),

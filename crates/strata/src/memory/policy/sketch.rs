@@ -76,19 +76,21 @@ impl Sketch {
     /// Records one use of the key with `hash`.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u64) {
-        self.increment_by(hash, 1);
+        let _ = self.increment_by(hash, 1);
     }
 
     /// Records `uses` uses of the key with `hash` at once: the same counts
     /// as `uses` calls of [`increment`](Self::increment) (each counter
     /// saturates at 15; the aging clock advances once per use that raised
     /// any counter), in one pass over the key's block, except that a
-    /// halving due in the middle of the batch happens after it.
+    /// halving due in the middle of the batch happens after it. Returns the
+    /// key's [`frequency`](Self::frequency) after: a duel folds a side's
+    /// uses and reads its count in this one pass over the block.
     #[inline]
-    pub(crate) fn increment_by(&mut self, hash: u64, uses: u32) {
+    pub(crate) fn increment_by(&mut self, hash: u64, uses: u32) -> u8 {
         let (block, bits) = self.locate(hash);
         let Some(words) = self.table.get_mut(block..block + BLOCK_WORDS) else {
-            return;
+            return 0;
         };
         let uses = u64::from(uses);
         let mut lowest = MAX_COUNT;
@@ -98,14 +100,18 @@ impl Sketch {
             lowest = lowest.min(count);
             words[word] += (uses.min(MAX_COUNT - count)) << shift;
         }
-        // Uses past the point where every counter is full add nothing.
+        // Uses past the point where every counter is full add nothing. The
+        // least counter rose by as much, so it is the estimate after.
         let added = uses.min(MAX_COUNT - lowest);
+        let mut estimate = lowest + added;
         if added > 0 {
             self.additions += added;
             if self.additions >= self.sample {
                 self.halve();
+                estimate >>= 1;
             }
         }
+        estimate as u8
     }
 
     /// The estimated recent uses of the key with `hash` (0 to 15).
@@ -165,7 +171,7 @@ mod tests {
             for _ in 0..uses {
                 one.increment(spread(k % 40));
             }
-            many.increment_by(spread(k % 40), uses);
+            let _ = many.increment_by(spread(k % 40), uses);
             assert_eq!(one.table, many.table);
             assert_eq!(one.additions, many.additions);
         }
