@@ -409,19 +409,6 @@ impl Adaptive {
         (next != NIL).then_some(next)
     }
 
-    /// Moves the live head of one queue to the tail of another.
-    fn shift_head<N: Nodes>(
-        &mut self,
-        at: usize,
-        from: usize,
-        to: usize,
-        nodes: &mut N,
-    ) -> Option<u32> {
-        let slot = self.front(at, from, nodes)?;
-        self.move_head(at, from, to, slot, nodes);
-        Some(slot)
-    }
-
     /// Moves `slot`, the live head of queue `from`, to the tail of `to`.
     #[inline]
     fn move_head<N: Nodes>(&mut self, at: usize, from: usize, to: usize, slot: u32, nodes: &mut N) {
@@ -438,6 +425,18 @@ impl Adaptive {
         target.append(slot, link, Segment::ALL[to], nodes);
         target.len += 1;
         target.units += units;
+    }
+
+    /// Sends `slot`, the live head of queue `segment`, round to its tail:
+    /// a CLOCK lap. The queue's counts do not change, which a move from a
+    /// queue to itself would subtract and add back.
+    #[inline]
+    fn rotate<N: Nodes>(&mut self, at: usize, segment: usize, slot: u32, nodes: &mut N) {
+        let queue = &mut self.classes[at].queues[segment];
+        debug_assert_eq!(queue.head, slot);
+        let link = nodes.link(slot);
+        queue.unlink_head(link);
+        queue.append(slot, link, Segment::ALL[segment], nodes);
     }
 
     /// Adds the pending uses of `slot` to the sketch; returns the stamp
@@ -518,7 +517,8 @@ impl Adaptive {
             let room = room.unwrap_or(self.units <= self.sizing.capacity);
             let to = if used && laps > 1 {
                 laps -= 1;
-                W
+                self.rotate(at, W, slot, nodes);
+                continue;
             } else if room {
                 nodes.set_stamp(slot, stamp.with_credit(0));
                 PROBATION
@@ -545,7 +545,7 @@ impl Adaptive {
             if credit > 0 && laps > 0 {
                 laps -= 1;
                 nodes.set_stamp(slot, stamp.with_credit(credit - 1));
-                self.move_head(at, PROTECTED, PROTECTED, slot, nodes);
+                self.rotate(at, PROTECTED, slot, nodes);
             } else {
                 self.move_head(at, PROTECTED, PROBATION, slot, nodes);
             }
@@ -594,7 +594,7 @@ impl Adaptive {
                     self.demote(at, nodes)?;
                 }
                 // A write is a use: the spared entry goes round.
-                self.shift_head(at, PROBATION, PROBATION, nodes);
+                self.rotate(at, PROBATION, slot, nodes);
                 continue;
             }
             let (_, stamp) = self.look(slot, nodes);
