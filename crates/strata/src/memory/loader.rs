@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::MemoryCache;
 use super::flight::{LeaderGuard, Outcome, Role};
+use super::removal::Removals;
 use super::tally::Count;
 use crate::options::EntryOptions;
 
@@ -45,9 +46,13 @@ where
         match result {
             Ok(value) => {
                 // Too heavy to cache: still the caller's (and waiters') value.
-                let (_, removals) =
-                    self.inner
-                        .write_quietly(key, value.clone(), Some(options.or_cost(took)));
+                let mut removals = Removals::new();
+                let _ = self.inner.write_quietly(
+                    key,
+                    value.clone(),
+                    Some(options.or_cost(took)),
+                    &mut removals,
+                );
                 // Finish the flight before the listener runs: a listener that
                 // reads this key (it may have been evicted at once) would
                 // otherwise wait on this very flight.
