@@ -151,10 +151,14 @@ pub(super) fn run(
     )?;
     writeln!(out)?;
 
-    // The default policy first, then the peers, then any other policies,
-    // round after round: the run's noise drifts with time, so the figures
-    // the targets compare are taken close together, and each is the median
-    // of its rounds.
+    // The default policy first, then the peers, then any other policies.
+    // Each workload is measured for every cache back to back, workload
+    // after workload, round after round: the shared machine's speed drifts
+    // by as much as twofold within a minute, so the figures a ratio divides
+    // are taken seconds apart, and each is the median of its rounds. (With
+    // every workload of one cache before the next cache, a ratio's two
+    // figures were a quarter of a minute apart, and ratios swung from 0.65
+    // to 1.13 between two runs.)
     let (first, rest) = policies.split_first().context("no policy to measure")?;
     let mut order = vec![
         Contender::Strata(*first),
@@ -162,11 +166,34 @@ pub(super) fn run(
         Contender::QuickCache,
     ];
     order.extend(rest.iter().map(|&p| Contender::Strata(p)));
+    // rounds[r][at]: round r's figures of cache `order[at]`.
+    let mut rounds: Vec<Vec<Figures>> = (0..cmp.rounds)
+        .map(|_| order.iter().map(|&c| Figures::new(c)).collect())
+        .collect();
+    for (round, figures) in rounds.iter_mut().enumerate() {
+        for part in Part::ALL {
+            eprintln!(
+                "strata bench --compare: round {} of {}, {}…",
+                round + 1,
+                cmp.rounds,
+                part.name()
+            );
+            for (&contender, figures) in order.iter().zip(figures.iter_mut()) {
+                measure(contender, part, &plan, figures)?;
+            }
+        }
+    }
+    // Memory is counted, not timed: once is enough, into the first round.
+    if let Some(first) = rounds.first_mut() {
+        for (&contender, figures) in order.iter().zip(first.iter_mut()) {
+            measure_memory(contender, &plan, figures)?;
+        }
+    }
+    // Each cache's rounds, first round first.
     let mut runs: Vec<Vec<Figures>> = order.iter().map(|_| Vec::new()).collect();
-    for round in 0..cmp.rounds {
-        for (at, &contender) in order.iter().enumerate() {
-            // Memory is counted, not timed: once is enough.
-            runs[at].push(measure(contender, &plan, round == 0)?);
+    for round in rounds {
+        for (at, figures) in round.into_iter().enumerate() {
+            runs[at].push(figures);
         }
     }
     let mut medians = runs.into_iter().filter_map(|mut rounds| {
@@ -218,46 +245,99 @@ fn read_trace(dir: &Path) -> anyhow::Result<Vec<u64>> {
     Ok(trace.keys)
 }
 
-/// Every row for one cache (the memory rows only `with_memory`).
-fn measure(contender: Contender, plan: &Plan, with_memory: bool) -> anyhow::Result<Figures> {
-    eprintln!("strata bench --compare: measuring {}…", contender.name());
-    let mut figures = Figures::new(contender);
+/// One workload of the timed rows, measured for every cache in turn.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    /// Read-heavy, 1 and 2 threads.
+    Read,
+    /// Mixed 90/10, 1 and 2 threads.
+    Mixed,
+    /// The P6 replay.
+    Replay,
+    /// `get` latency under the 2-thread mixed load.
+    Latency,
+}
+
+impl Part {
+    const ALL: [Part; 4] = [Part::Read, Part::Mixed, Part::Replay, Part::Latency];
+
+    fn name(self) -> &'static str {
+        match self {
+            Part::Read => "read-heavy",
+            Part::Mixed => "mixed",
+            Part::Replay => "replay",
+            Part::Latency => "latency",
+        }
+    }
+}
+
+/// Measures `part` for one cache into `figures`.
+fn measure(
+    contender: Contender,
+    part: Part,
+    plan: &Plan,
+    figures: &mut Figures,
+) -> anyhow::Result<()> {
+    match contender {
+        Contender::Strata(policy) => {
+            let stats = plan.stats;
+            timed_rows(figures, plan, part, |capacity| {
+                contender::strata(policy, capacity, stats)
+            })
+        }
+        Contender::Moka => timed_rows(figures, plan, part, |capacity| {
+            Ok(contender::moka(capacity, None))
+        }),
+        Contender::QuickCache => timed_rows(figures, plan, part, |capacity| {
+            Ok(contender::quick_cache(capacity))
+        }),
+    }
+}
+
+/// The memory rows of one cache: plain, and with a tag and a TTL where the
+/// cache has them.
+fn measure_memory(contender: Contender, plan: &Plan, figures: &mut Figures) -> anyhow::Result<()> {
+    eprintln!("strata bench --compare: memory of {}…", contender.name());
     match contender {
         Contender::Strata(policy) => {
             let stats = plan.stats;
             let build = |capacity| contender::strata(policy, capacity, stats);
-            throughput_rows(&mut figures, plan, build, with_memory)?;
-            if !with_memory {
-                return Ok(figures);
-            }
+            // The trait's insert, as every cache's plain row uses.
+            let plain = footprint(plan.memory_entries, build, |c, k| Cache::insert(c, k, k))?;
+            memory_row(figures, Row::Memory, plan, plain);
             let tagged = footprint(plan.memory_entries, build, |c, k| {
                 let options = EntryOptions::new().with_tag(tag_of(k)).with_ttl(TAGGED_TTL);
                 // Weight 1, non-zero capacity: cannot fail.
                 let _ = c.insert_with(k, k, options);
             })?;
-            memory_row(&mut figures, Row::MemoryTagged, plan, tagged);
+            memory_row(figures, Row::MemoryTagged, plan, tagged);
         }
         Contender::Moka => {
-            let build = |capacity| Ok(contender::moka(capacity, None));
-            throughput_rows(&mut figures, plan, build, with_memory)?;
-            if !with_memory {
-                return Ok(figures);
-            }
+            let plain = footprint(
+                plan.memory_entries,
+                |capacity| Ok(contender::moka(capacity, None)),
+                |c, k| c.insert(k, k),
+            )?;
+            memory_row(figures, Row::Memory, plan, plain);
             let tagged = footprint(
                 plan.memory_entries,
                 |capacity| Ok(contender::moka(capacity, Some(TAGGED_TTL))),
                 |c, k| c.insert(k, k),
             )?;
-            memory_row(&mut figures, Row::MemoryTagged, plan, tagged);
+            memory_row(figures, Row::MemoryTagged, plan, tagged);
         }
         Contender::QuickCache => {
-            let build = |capacity| Ok(contender::quick_cache(capacity));
-            throughput_rows(&mut figures, plan, build, with_memory)?;
+            let plain = footprint(
+                plan.memory_entries,
+                |capacity| Ok(contender::quick_cache(capacity)),
+                |c, k| c.insert(k, k),
+            )?;
+            memory_row(figures, Row::Memory, plan, plain);
             // No tags, no TTL: no figure (see `Tagged::Unsupported`).
             debug_assert_eq!(contender.tagged(), Tagged::Unsupported);
         }
     }
-    Ok(figures)
+    Ok(())
 }
 
 /// The tag of key `k`: one per [`ENTRIES_PER_TAG`] consecutive keys.
@@ -265,51 +345,52 @@ fn tag_of(k: u64) -> String {
     format!("group:{}", k / ENTRIES_PER_TAG)
 }
 
-/// The rows every cache has: throughput, latency, and (`with_memory`)
-/// plain memory.
-fn throughput_rows<C: Cache>(
+/// The timed rows of `part` for one cache, each on a fresh instance.
+fn timed_rows<C: Cache>(
     figures: &mut Figures,
     plan: &Plan,
+    part: Part,
     build: impl Fn(u64) -> anyhow::Result<C>,
-    with_memory: bool,
 ) -> anyhow::Result<()> {
     let mut record = |row: Row, rate: Rate| {
         figures.set(row, rate.per_second);
         figures.set_hit_ratio(row, rate.hit_ratio);
     };
-    for threads in THREADS {
-        let cache = build(plan.capacity)?;
-        throughput::warm(&cache, &plan.keys);
-        record(
-            Row::Read(threads),
-            throughput::read_heavy(&cache, &plan.keys, threads),
-        );
+    match part {
+        Part::Read => {
+            for threads in THREADS {
+                let cache = build(plan.capacity)?;
+                throughput::warm(&cache, &plan.keys);
+                record(
+                    Row::Read(threads),
+                    throughput::read_heavy(&cache, &plan.keys, threads),
+                );
+            }
+        }
+        Part::Mixed => {
+            for threads in THREADS {
+                let cache = build(plan.capacity)?;
+                throughput::warm(&cache, &plan.keys);
+                record(
+                    Row::Mixed(threads),
+                    throughput::mixed(&cache, &plan.ops, threads),
+                );
+            }
+        }
+        Part::Replay => {
+            let cache = build(plan.replay_capacity)?;
+            record(Row::Replay, throughput::replay(&cache, &plan.replay));
+        }
+        Part::Latency => {
+            let cache = build(plan.capacity)?;
+            throughput::warm(&cache, &plan.keys);
+            let latency = sampled_gets(&cache, &plan.ops, LATENCY_THREADS)?;
+            drop(cache);
+            figures.set(Row::GetP50, latency.p50);
+            figures.set(Row::GetP99, latency.p99);
+            figures.set(Row::GetP999, latency.p999);
+        }
     }
-    for threads in THREADS {
-        let cache = build(plan.capacity)?;
-        throughput::warm(&cache, &plan.keys);
-        record(
-            Row::Mixed(threads),
-            throughput::mixed(&cache, &plan.ops, threads),
-        );
-    }
-    let cache = build(plan.replay_capacity)?;
-    record(Row::Replay, throughput::replay(&cache, &plan.replay));
-    drop(cache);
-
-    let cache = build(plan.capacity)?;
-    throughput::warm(&cache, &plan.keys);
-    let latency = sampled_gets(&cache, &plan.ops, LATENCY_THREADS)?;
-    drop(cache);
-    figures.set(Row::GetP50, latency.p50);
-    figures.set(Row::GetP99, latency.p99);
-    figures.set(Row::GetP999, latency.p999);
-
-    if !with_memory {
-        return Ok(());
-    }
-    let plain = footprint(plan.memory_entries, &build, |c, k| c.insert(k, k))?;
-    memory_row(figures, Row::Memory, plan, plain);
     Ok(())
 }
 
