@@ -410,11 +410,12 @@ where
         result
     }
 
-    /// [`write`](Self::write), but the removals go to `out` instead of the
-    /// listener, for callers that must finish something before the
-    /// listener may run. `out` starts empty; it is the caller's rather than returned: a
-    /// returned list (inline room for two removals) was copied on the way
-    /// out, a tenth of an overwrite's instructions.
+    /// [`write`](Self::write), but the removals go to `out` (empty when
+    /// called) instead of the listener, for callers that must finish
+    /// something before the listener may run. The list is the caller's
+    /// rather than returned: a returned list (inline room for two
+    /// removals) was copied on the way out, a tenth of an overwrite's
+    /// instructions.
     pub(crate) fn write_quietly(
         &self,
         key: K,

@@ -21,10 +21,10 @@
 //! was last looked at gets a second chance (window), a promotion
 //! (probation) or another lap (protected, as long as its 2-bit credit
 //! lasts). Pending uses are added to the frequency sketch ("folded") when
-//! the sketch is about to read the key's count — a duel folds a side as it
-//! reads it —
-//! when an entry leaves, and when 15 have piled up. So the sketch learns
-//! every use, late but before any decision that depends on it.
+//! the sketch is about to read the key's count (a duel folds a side as it
+//! reads it), when an entry leaves, and when 15 have piled up. So the
+//! sketch learns every use, late but before any decision that depends on
+//! it.
 //!
 //! When room is needed, the oldest candidate duels probation's head, by the
 //! setting's [`Admission`] rule:
