@@ -357,24 +357,17 @@ fn timed_rows<C: Cache>(
         figures.set_hit_ratio(row, rate.hit_ratio);
     };
     match part {
-        Part::Read => {
+        Part::Read | Part::Mixed => {
             for threads in THREADS {
                 let cache = build(plan.capacity)?;
                 throughput::warm(&cache, &plan.keys);
-                record(
-                    Row::Read(threads),
-                    throughput::read_heavy(&cache, &plan.keys, threads),
-                );
-            }
-        }
-        Part::Mixed => {
-            for threads in THREADS {
-                let cache = build(plan.capacity)?;
-                throughput::warm(&cache, &plan.keys);
-                record(
-                    Row::Mixed(threads),
-                    throughput::mixed(&cache, &plan.ops, threads),
-                );
+                if matches!(part, Part::Read) {
+                    let rate = throughput::read_heavy(&cache, &plan.keys, threads);
+                    record(Row::Read(threads), rate);
+                } else {
+                    let rate = throughput::mixed(&cache, &plan.ops, threads);
+                    record(Row::Mixed(threads), rate);
+                }
             }
         }
         Part::Replay => {
