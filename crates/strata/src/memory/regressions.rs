@@ -15,6 +15,16 @@ fn key_in(cache: &MemoryCache<u32, u32>, shard: usize, from: u32) -> u32 {
         .expect("some key lands in every shard")
 }
 
+/// A cache bounded by `max_weight`, each entry weighing its value.
+fn weighed_by_value(max_weight: u64, shards: usize) -> MemoryCache<u32, u32> {
+    MemoryCache::builder()
+        .max_weight(max_weight)
+        .weigher(|_, v: &u32| *v)
+        .shards(shards)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn a_newcomer_tied_for_lowest_priority_with_another_shard_is_kept() {
     let cache: MemoryCache<u32, u32> = MemoryCache::builder()
@@ -39,12 +49,7 @@ fn a_newcomer_tied_for_lowest_priority_with_another_shard_is_kept() {
 
 #[test]
 fn the_highest_priority_is_not_mistaken_for_an_empty_shard() {
-    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
-        .max_weight(10)
-        .weigher(|_, v: &u32| *v)
-        .shards(2)
-        .build()
-        .unwrap();
+    let cache = weighed_by_value(10, 2);
     let x = key_in(&cache, 0, 0);
     let y = key_in(&cache, 1, 0);
     let z = key_in(&cache, 1, y + 1);
@@ -350,12 +355,7 @@ fn a_plain_overwrite_drops_the_options_of_what_it_replaces() {
 
 #[test]
 fn an_overwrite_at_a_new_weight_is_weighed_again() {
-    let cache: MemoryCache<u32, u32> = MemoryCache::builder()
-        .max_weight(100)
-        .weigher(|_, v: &u32| *v)
-        .shards(1)
-        .build()
-        .unwrap();
+    let cache = weighed_by_value(100, 1);
     cache.insert(1, 1).unwrap();
     cache.insert(1, 5).unwrap();
     assert_eq!(cache.weight(), 5);
