@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry as Place;
 
 use super::entry::{Entry, LATEST, Link, Stamp};
 use super::evict::Limits;
@@ -500,28 +501,48 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         totals: &Ledger<'_>,
         out: &mut Removals<K, V>,
     ) -> Result<Written, InsertError> {
-        let mut replaced = false;
-        if let Some(slot) = self.find(hash, &key) {
-            let old = self.facts(slot, hash);
-            let priority = spec.as_ref().map_or(0, |s| s.priority);
-            // The Adaptive policy's queues are per priority class and
-            // singly linked, so an entry cannot change class in place: it
-            // leaves and comes back as new.
-            if !(self.policy.keeps_links() && old.priority != priority) {
-                return Ok(self.overwrite(
-                    slot, hash, key, value, weight, spec, now, old, limits, totals, out,
-                ));
+        // One probe of the table finds the key or the place for it: a find
+        // and then an insert probed twice on every miss.
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let found = self.table.entry(
+            hash,
+            |&s| slots.get(s).is_some_and(|e| e.key == key),
+            |&s| slots.get(s).map_or(0, |e| hasher.hash_one(&e.key)),
+        );
+        let (slot, replaced) = match found {
+            Place::Vacant(place) => {
+                let Some(slot) = self.slots.insert(Entry::new(key, value, 0)) else {
+                    return Err(InsertError::ShardFull);
+                };
+                place.insert(slot);
+                (slot, false)
             }
-            if let Some((old_key, old_value)) =
-                self.remove_slot(slot, RemovalCause::Replaced, totals)
-            {
-                out.push((old_key, old_value, RemovalCause::Replaced));
+            Place::Occupied(at) => {
+                let slot = *at.get();
+                let old = self.facts(slot, hash);
+                let priority = spec.as_ref().map_or(0, |s| s.priority);
+                // The Adaptive policy's queues are per priority class and
+                // singly linked, so an entry cannot change class in place:
+                // it leaves and comes back as new.
+                if !(self.policy.keeps_links() && old.priority != priority) {
+                    return Ok(self.overwrite(
+                        slot, hash, key, value, weight, spec, now, old, limits, totals, out,
+                    ));
+                }
+                if let Some((old_key, old_value)) =
+                    self.remove_slot(slot, RemovalCause::Replaced, totals)
+                {
+                    out.push((old_key, old_value, RemovalCause::Replaced));
+                }
+                let Some(slot) = self.slots.insert(Entry::new(key, value, 0)) else {
+                    return Err(InsertError::ShardFull);
+                };
+                let (slots, hasher) = (&self.slots, &self.hasher);
+                self.table.insert_unique(hash, slot, |&s| {
+                    slots.get(s).map_or(0, |e| hasher.hash_one(&e.key))
+                });
+                (slot, true)
             }
-            replaced = true;
-        }
-        let entry = Entry::new(key, value, 0);
-        let Some(slot) = self.slots.insert(entry) else {
-            return Err(InsertError::ShardFull);
         };
         self.extras.set_weight(slot, weight, self.slots.capacity());
         let flags = self.store_options(slot, spec, now);
@@ -531,12 +552,6 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let priority = self.priority(slot);
         totals.add(weight, priority);
         self.weight += u64::from(weight);
-        {
-            let (slots, hasher) = (&self.slots, &self.hasher);
-            self.table.insert_unique(hash, slot, |&s| {
-                slots.get(s).map_or(0, |e| hasher.hash_one(&e.key))
-            });
-        }
         let facts = self.facts(slot, hash);
         let room = !limits.exceeded(totals);
         self.with_policy(|policy, nodes| policy.insert(slot, &facts, room, nodes));
