@@ -22,13 +22,15 @@ use strata_sim::{Contender, Lab};
 
 /// The furthest `Adaptive` may fall behind the best peer or LRU on any row,
 /// in points: the worst row of docs/hit-ratio.md (P3 at 160,000 entries,
-/// 1.30 behind foyer's S3-FIFO) with a little room, so that a change that
-/// makes any row clearly worse fails here. It was 1.25 until the tuner's
-/// first move became whole, which took that row from 1.12 to 1.30 behind
-/// while the average improved. The row is a knife edge: fixed windows of
-/// 50, 60 and 70% score 53.4, 54.9 and 54.3% on it, so the moment at which
-/// the tuner reaches its 60% window moves the row by tenths of a point.
-const FLOOR: f64 = 1.5;
+/// 1.51 behind foyer's S3-FIFO) with a little room, so that a change that
+/// makes any row clearly worse fails here. It was 1.5 until the tuner
+/// asked large caches' switches to beat noise (tuner.rs, `NOISY_SHIFT`):
+/// that row then stays at the tuner's start, 54.01%, where before it
+/// reached 54.21% with this run's hash seed but 53.73% ± 0.34 over eight
+/// seeds. The row is a knife edge: fixed windows of 50, 60 and 70% score
+/// 53.4, 54.9 and 54.3% on it, and no setting of the grid reaches foyer's
+/// 55.5%.
+const FLOOR: f64 = 1.6;
 
 #[test]
 fn adaptive_is_monotone_bounded_and_closer_to_opt_than_every_peer() {
