@@ -40,6 +40,11 @@ pub(crate) struct SimArgs {
     /// targets, printing Markdown. Takes the place of --trace and --sizes.
     #[arg(long, value_name = "TRACES_DIR", conflicts_with_all = ["trace", "sizes", "csv", "svg"])]
     reference: Option<PathBuf>,
+    /// Hash seed of Strata's caches (the peers keep theirs). Replays are
+    /// reproducible for any one seed; several seeds show how much a
+    /// policy's hit ratio depends on which keys meet in its structures.
+    #[arg(long, default_value_t = 0)]
+    hash_seed: u64,
 }
 
 pub(crate) fn run(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
@@ -58,7 +63,7 @@ pub(crate) fn run(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Resu
     }
     let trace = trace::read(trace_path, format)?;
     let contenders = contenders(args);
-    let results = replay(trace, &args.sizes, &contenders)?;
+    let results = replay(trace, &args.sizes, &contenders, args.hash_seed)?;
 
     write!(out, "{}", report::table(&results))?;
     if let Some(path) = &args.csv {
@@ -88,7 +93,12 @@ fn contenders(args: &SimArgs) -> Vec<Contender> {
 
 /// Replays `trace` at every size through every contender, with a progress
 /// bar on stderr.
-fn replay(trace: Trace, sizes: &[u64], contenders: &[Contender]) -> anyhow::Result<Results> {
+fn replay(
+    trace: Trace,
+    sizes: &[u64],
+    contenders: &[Contender],
+    seed: u64,
+) -> anyhow::Result<Results> {
     let total = trace.keys.len() as u64 * sizes.len() as u64 * contenders.len() as u64;
     // Drawn only when stderr is a terminal, so logs and pipes stay clean.
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
@@ -98,7 +108,7 @@ fn replay(trace: Trace, sizes: &[u64], contenders: &[Contender]) -> anyhow::Resu
             .progress_chars("=> "),
     );
     bar.set_message(format!("replaying {}", trace.name));
-    let lab = Lab::new(trace.name.clone(), trace.keys);
+    let lab = Lab::new(trace.name.clone(), trace.keys).with_hash_seed(seed);
     let results = lab.run_all(sizes, contenders, &mut |n| bar.inc(n))?;
     bar.finish_and_clear();
     Ok(results)
@@ -119,13 +129,16 @@ fn run_reference(
             contenders.insert(0, needed);
         }
     }
+    if args.hash_seed != 0 {
+        writeln!(out, "Strata's caches hash with seed {}.\n", args.hash_seed)?;
+    }
     let mut all = Vec::new();
     for (file, rows) in reference::by_trace() {
         let path = dir.join(file);
         let trace = trace::read(&path, None)
             .with_context(|| format!("reading the reference trace {}", path.display()))?;
         let sizes: Vec<u64> = rows.iter().map(|r| r.capacity).collect();
-        let results = replay(trace, &sizes, &contenders)?;
+        let results = replay(trace, &sizes, &contenders, args.hash_seed)?;
         writeln!(out, "```\n{}```\n", report::table(&results))?;
         all.push(results);
     }

@@ -165,6 +165,8 @@ fn sim_rejects_bad_input_with_a_clear_message() {
     assert!(!ok && err.contains("greater than zero"), "{err}");
     let (ok, _, err) = strata(&["sim", "--trace", "x", "--sizes", "1", "--format", "parquet"]);
     assert!(!ok && err.contains("unknown trace format"), "{err}");
+    let (ok, _, err) = strata(&["sim", "--trace", "x", "--sizes", "1", "--hash-seed", "abc"]);
+    assert!(!ok && err.contains("--hash-seed"), "{err}");
 }
 
 #[test]

@@ -56,9 +56,13 @@ impl Contender {
         self == Contender::Opt
     }
 
-    fn cache(self, capacity: u64) -> Result<Box<dyn Replayable>, SimError> {
+    /// The cache of this contender at `capacity`; `seed` is the hash seed
+    /// of Strata's caches (the peers keep their fixed hashers).
+    fn cache(self, capacity: u64, seed: u64) -> Result<Box<dyn Replayable>, SimError> {
         Ok(match self {
-            Contender::Strata(policy) => Box::new(StrataCache::new(policy, capacity)?),
+            Contender::Strata(policy) => {
+                Box::new(StrataCache::with_hash_seed(policy, capacity, seed)?)
+            }
             Contender::Opt => unreachable!("OPT is computed, not replayed"),
             #[cfg(feature = "peers")]
             Contender::Moka => Box::new(crate::peers::Moka::new(capacity)),
@@ -94,6 +98,8 @@ pub struct Lab {
     name: String,
     keys: Vec<u64>,
     opt: OnceLock<Belady>,
+    /// The hash seed of Strata's caches.
+    hash_seed: u64,
 }
 
 impl Lab {
@@ -103,7 +109,15 @@ impl Lab {
             name: name.into(),
             keys,
             opt: OnceLock::new(),
+            hash_seed: 0,
         }
+    }
+
+    /// The lab with Strata's caches hashing with `seed` instead of 0 (see
+    /// [`StrataCache::with_hash_seed`]).
+    pub fn with_hash_seed(mut self, seed: u64) -> Self {
+        self.hash_seed = seed;
+        self
     }
 
     /// The trace's requests.
@@ -144,7 +158,7 @@ impl Lab {
                 elapsed: started.elapsed(),
             });
         }
-        let mut cache = contender.cache(capacity)?;
+        let mut cache = contender.cache(capacity, self.hash_seed)?;
         Ok(replay(cache.as_mut(), &self.keys, progress))
     }
 
