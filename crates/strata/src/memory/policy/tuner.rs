@@ -453,37 +453,35 @@ mod tests {
         assert!(follows_a_lead_of(&small, 60.0));
     }
 
-    #[test]
-    fn a_large_cache_still_leaves_its_start_for_a_clear_winner() {
-        // The recency workload of the test below at 100,000 entries (one
-        // key in 256): every key used twice, 25,000 new keys apart. Only a
-        // window that holds them hits, a lead no noise explains.
-        let t = Tuner::new(100_000);
-        for i in 0..1_000_000u64 {
-            for k in [Some(i), i.checked_sub(25_000)].into_iter().flatten() {
+    /// Feeds the tuner of a cache of `entries` a recency workload: keys
+    /// `0..keys`, each used twice, `gap` new keys apart, and never again.
+    /// Returns the setting after.
+    fn after_recency(entries: u64, keys: u64, gap: u64) -> Setting {
+        let t = Tuner::new(entries);
+        for i in 0..keys {
+            for k in [Some(i), i.checked_sub(gap)].into_iter().flatten() {
                 if t.wants(hash(k)) {
                     t.observe(hash(k));
                 }
             }
         }
-        let s = setting(&t);
-        assert!(s.window >= 0.2, "{s:?}");
+        setting(&t)
     }
 
     #[test]
     fn a_recency_workload_gets_a_large_window() {
-        // Every key is used twice, 250 new keys apart, and never again: a
-        // key leaving a small window has no history to earn a place, so only
-        // a window holding 250 keys hits.
-        let t = Tuner::new(1_000);
-        for i in 0..200_000u64 {
-            for k in [Some(i), i.checked_sub(250)].into_iter().flatten() {
-                if t.wants(hash(k)) {
-                    t.observe(hash(k));
-                }
-            }
-        }
-        let s = setting(&t);
+        // A key leaving a small window has no history to earn a place, so
+        // only a window holding 250 keys hits.
+        let s = after_recency(1_000, 200_000, 250);
+        assert!(s.window >= 0.2, "{s:?}");
+    }
+
+    #[test]
+    fn a_large_cache_still_leaves_its_start_for_a_clear_winner() {
+        // The same at 100,000 entries (one key in 256 sampled), 25,000 keys
+        // apart: only a window that holds them hits, a lead no noise
+        // explains.
+        let s = after_recency(100_000, 1_000_000, 25_000);
         assert!(s.window >= 0.2, "{s:?}");
     }
 }
