@@ -166,11 +166,12 @@ pub(super) fn run(
         Contender::QuickCache,
     ];
     order.extend(rest.iter().map(|&p| Contender::Strata(p)));
-    // rounds[r][at]: round r's figures of cache `order[at]`.
-    let mut rounds: Vec<Vec<Figures>> = (0..cmp.rounds)
-        .map(|_| order.iter().map(|&c| Figures::new(c)).collect())
+    // runs[at][r]: cache `order[at]`'s figures of round r.
+    let mut runs: Vec<Vec<Figures>> = order
+        .iter()
+        .map(|&c| (0..cmp.rounds).map(|_| Figures::new(c)).collect())
         .collect();
-    for (round, figures) in rounds.iter_mut().enumerate() {
+    for round in 0..cmp.rounds {
         for part in Part::ALL {
             eprintln!(
                 "strata bench --compare: round {} of {}, {}…",
@@ -178,22 +179,15 @@ pub(super) fn run(
                 cmp.rounds,
                 part.name()
             );
-            for (&contender, figures) in order.iter().zip(figures.iter_mut()) {
-                measure(contender, part, &plan, figures)?;
+            for (&contender, rounds) in order.iter().zip(runs.iter_mut()) {
+                measure(contender, part, &plan, &mut rounds[round])?;
             }
         }
     }
     // Memory is counted, not timed: once is enough, into the first round.
-    if let Some(first) = rounds.first_mut() {
-        for (&contender, figures) in order.iter().zip(first.iter_mut()) {
-            measure_memory(contender, &plan, figures)?;
-        }
-    }
-    // Each cache's rounds, first round first.
-    let mut runs: Vec<Vec<Figures>> = order.iter().map(|_| Vec::new()).collect();
-    for round in rounds {
-        for (at, figures) in round.into_iter().enumerate() {
-            runs[at].push(figures);
+    for (&contender, rounds) in order.iter().zip(runs.iter_mut()) {
+        if let Some(first) = rounds.first_mut() {
+            measure_memory(contender, &plan, first)?;
         }
     }
     let mut medians = runs.into_iter().filter_map(|mut rounds| {
@@ -302,9 +296,7 @@ fn measure_memory(contender: Contender, plan: &Plan, figures: &mut Figures) -> a
         Contender::Strata(policy) => {
             let stats = plan.stats;
             let build = |capacity| contender::strata(policy, capacity, stats);
-            // The trait's insert, as every cache's plain row uses.
-            let plain = footprint(plan.memory_entries, build, |c, k| Cache::insert(c, k, k))?;
-            memory_row(figures, Row::Memory, plan, plain);
+            plain_memory_row(figures, plan, build)?;
             let tagged = footprint(plan.memory_entries, build, |c, k| {
                 let options = EntryOptions::new().with_tag(tag_of(k)).with_ttl(TAGGED_TTL);
                 // Weight 1, non-zero capacity: cannot fail.
@@ -313,12 +305,9 @@ fn measure_memory(contender: Contender, plan: &Plan, figures: &mut Figures) -> a
             memory_row(figures, Row::MemoryTagged, plan, tagged);
         }
         Contender::Moka => {
-            let plain = footprint(
-                plan.memory_entries,
-                |capacity| Ok(contender::moka(capacity, None)),
-                |c, k| c.insert(k, k),
-            )?;
-            memory_row(figures, Row::Memory, plan, plain);
+            plain_memory_row(figures, plan, |capacity| {
+                Ok(contender::moka(capacity, None))
+            })?;
             let tagged = footprint(
                 plan.memory_entries,
                 |capacity| Ok(contender::moka(capacity, Some(TAGGED_TTL))),
@@ -327,16 +316,25 @@ fn measure_memory(contender: Contender, plan: &Plan, figures: &mut Figures) -> a
             memory_row(figures, Row::MemoryTagged, plan, tagged);
         }
         Contender::QuickCache => {
-            let plain = footprint(
-                plan.memory_entries,
-                |capacity| Ok(contender::quick_cache(capacity)),
-                |c, k| c.insert(k, k),
-            )?;
-            memory_row(figures, Row::Memory, plan, plain);
+            plain_memory_row(figures, plan, |capacity| {
+                Ok(contender::quick_cache(capacity))
+            })?;
             // No tags, no TTL: no figure (see `Tagged::Unsupported`).
             debug_assert_eq!(contender.tagged(), Tagged::Unsupported);
         }
     }
+    Ok(())
+}
+
+/// The plain memory row of one cache: `u64 → u64` pairs through the
+/// [`Cache`] trait's insert, as every cache is measured.
+fn plain_memory_row<C: Cache>(
+    figures: &mut Figures,
+    plan: &Plan,
+    build: impl Fn(u64) -> anyhow::Result<C>,
+) -> anyhow::Result<()> {
+    let plain = footprint(plan.memory_entries, build, |c, k| Cache::insert(c, k, k))?;
+    memory_row(figures, Row::Memory, plan, plain);
     Ok(())
 }
 
