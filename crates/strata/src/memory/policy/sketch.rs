@@ -171,10 +171,30 @@ mod tests {
             for _ in 0..uses {
                 one.increment(spread(k % 40));
             }
-            let _ = many.increment_by(spread(k % 40), uses);
+            let after = many.increment_by(spread(k % 40), uses);
             assert_eq!(one.table, many.table);
             assert_eq!(one.additions, many.additions);
+            // What a duel reads in the same pass: the count after, halved
+            // if the batch brought on a halving.
+            assert_eq!(after, many.frequency(spread(k % 40)), "key {}", k % 40);
         }
+    }
+
+    #[test]
+    fn a_batch_returns_the_count_after_even_across_a_halving() {
+        let spread = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // One block, halved every 20 additions.
+        let mut s = Sketch::new(1);
+        let mut halvings = 0;
+        for k in 0..50u64 {
+            let before = s.additions;
+            let after = s.increment_by(spread(k), 7);
+            if s.additions < before {
+                halvings += 1;
+            }
+            assert_eq!(after, s.frequency(spread(k)), "key {k}");
+        }
+        assert!(halvings > 0, "no batch brought on a halving");
     }
 
     #[test]
