@@ -292,6 +292,12 @@ impl Stamp {
         )
     }
 
+    /// The stamp with `pending` uses to add (saturating at 15).
+    #[must_use]
+    pub(crate) fn with_pending(self, pending: u32) -> Self {
+        Self(self.0 & !Self::MAX_PENDING | pending.min(Self::MAX_PENDING))
+    }
+
     #[must_use]
     pub(crate) fn without_pending(self) -> Self {
         Self(self.0 & !Self::MAX_PENDING)

@@ -20,7 +20,8 @@
 //! meets at the queues' heads, CLOCK fashion: an entry referenced since it
 //! was last looked at gets a second chance (window), a promotion
 //! (probation) or another lap (protected, as long as its 2-bit credit
-//! lasts). Pending uses are added to the frequency sketch ("folded") when
+//! lasts). An insert starts its entry with one pending use, the write
+//! itself. Pending uses are added to the frequency sketch ("folded") when
 //! the sketch is about to read the key's count (a duel folds a side as it
 //! reads it), when an entry leaves, and when 15 have piled up. So the
 //! sketch learns every use, late but before any decision that depends on
@@ -704,8 +705,14 @@ impl Adaptive {
     ) {
         self.maintain(nodes);
         self.duel = None;
-        nodes.set_stamp(slot, Stamp::new(nodes.now()));
-        self.sketch.increment(facts.hash);
+        // The write that brought the key is its first use, and it waits in
+        // the stamp like any other: the sketch learns it at the first duel
+        // or eviction that reads the key's count, in the same pass over the
+        // key's block. Counting it here cost every miss one more sketch
+        // access (a cache miss in a large cache, about 90 instructions),
+        // and the late count also measured better: 6.66 points from OPT on
+        // average over eight hash seeds, against 6.73.
+        nodes.set_stamp(slot, Stamp::new(nodes.now()).with_pending(1));
         let units = self.units_of(facts.weight);
         let at = self.class_at(facts.priority);
         let queue = &mut self.classes[at].queues[W];
@@ -844,6 +851,12 @@ impl Adaptive {
 
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The sketch's count of the key of `hash`, folded uses only.
+    #[cfg(test)]
+    pub(crate) fn frequency(&self, hash: u64) -> u8 {
+        self.sketch.frequency(hash)
     }
 
     /// Checks the queues against the counts and `resident`.
@@ -988,6 +1001,22 @@ mod tests {
         let keys = (0..30_000u64).map(|i| i % 300);
         let (hits, mini) = replay(REUSE, keys, 200);
         assert!(hits > 30_000 * 4 / 10, "{hits} hits");
+        mini.validate().expect("consistent");
+    }
+
+    #[test]
+    fn a_write_counts_in_the_sketch_once_a_duel_reads_it() {
+        let mut mini = Mini::new(1_000, REUSE);
+        assert!(!mini.request(hash(1)));
+        assert_eq!(mini.frequency(hash(1)), 0, "the write waits in the stamp");
+        // Twice the capacity in new keys: once the cache is full, each
+        // duels the oldest entry of the main region, key 1, which folds
+        // the write in; the candidates lose on the tie.
+        for k in 100..2_100 {
+            mini.request(hash(k));
+        }
+        assert_eq!(mini.frequency(hash(1)), 1, "folded by a duel");
+        assert!(mini.request(hash(1)), "key 1 kept its place");
         mini.validate().expect("consistent");
     }
 

@@ -143,6 +143,12 @@ impl Mini {
         false
     }
 
+    /// The sketch's count of the key of `hash`.
+    #[cfg(test)]
+    pub(crate) fn frequency(&self, hash: u64) -> u8 {
+        self.policy.frequency(hash)
+    }
+
     /// Removes the key of `hash`, if present.
     #[cfg(test)]
     pub(crate) fn remove(&mut self, hash: u64) {

@@ -73,8 +73,10 @@ impl Sketch {
         )
     }
 
-    /// Records one use of the key with `hash`.
-    #[inline]
+    /// Records one use of the key with `hash`. The policy batches uses
+    /// through [`increment_by`](Self::increment_by); this is the tests'
+    /// one-at-a-time form.
+    #[cfg(test)]
     pub(crate) fn increment(&mut self, hash: u64) {
         let _ = self.increment_by(hash, 1);
     }
