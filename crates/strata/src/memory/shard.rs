@@ -642,15 +642,14 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         let entry = self.slots.get(slot)?;
         let (hash, link) = (self.hasher.hash_one(&entry.key), entry.link);
         let facts = self.facts(slot, hash);
-        self.with_policy(|policy, nodes| {
+        let keep_link = self.with_policy(|policy, nodes| {
             if cause == RemovalCause::Capacity {
-                policy.evict(slot, &facts, nodes);
+                policy.evict(slot, &facts, nodes)
             } else {
-                policy.remove(slot, &facts, nodes);
+                policy.remove(slot, &facts, nodes)
             }
         });
         self.clear_options(slot, link);
-        let keep_link = self.policy.keeps_links();
         let entry = self.slots.remove(slot, keep_link)?;
         if let Ok(found) = self.table.find_entry(hash, |&s| s == slot) {
             found.remove();

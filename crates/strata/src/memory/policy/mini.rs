@@ -134,11 +134,11 @@ impl Mini {
                 break;
             };
             let key = view.hash(victim);
-            policy.evict(victim, &Facts::plain(key), &mut view);
+            let linked = policy.evict(victim, &Facts::plain(key), &mut view);
             if let Ok(found) = table.find_entry(key, |&s| s == victim) {
                 found.remove();
             }
-            view.slots.remove(victim, true);
+            view.slots.remove(victim, linked);
         }
         false
     }
@@ -156,11 +156,11 @@ impl Mini {
             return;
         };
         let (mut view, policy, table) = self.view();
-        policy.remove(slot, &Facts::plain(hash), &mut view);
+        let linked = policy.remove(slot, &Facts::plain(hash), &mut view);
         if let Ok(found) = table.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
-        view.slots.remove(slot, true);
+        view.slots.remove(slot, linked);
     }
 
     #[cfg(test)]

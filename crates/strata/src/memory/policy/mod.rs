@@ -354,23 +354,26 @@ impl AnyPolicy {
     }
 
     /// The live entry in `slot` leaves for a reason other than capacity.
-    /// Called before the shard vacates the slot.
+    /// Called before the shard vacates the slot; returns whether the slot
+    /// must keep its link (an `Adaptive` queue still holds it).
     #[inline]
-    pub(crate) fn remove<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) {
+    pub(crate) fn remove<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) -> bool {
         if let AnyPolicy::Adaptive(p) = self {
             return p.remove(slot, facts, nodes);
         }
-        others!(self, p => p.remove(slot))
+        others!(self, p => p.remove(slot));
+        false
     }
 
     /// The live entry in `slot` is evicted for capacity. Called before the
-    /// shard vacates the slot.
+    /// shard vacates the slot; returns as [`remove`](Self::remove).
     #[inline]
-    pub(crate) fn evict<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) {
+    pub(crate) fn evict<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) -> bool {
         if let AnyPolicy::Adaptive(p) = self {
             return p.evict(slot, facts, nodes);
         }
-        others!(self, p => p.evict(slot))
+        others!(self, p => p.evict(slot));
+        false
     }
 
     /// The next entry to evict: the coldest of the lowest priority class,
