@@ -27,9 +27,9 @@ use strata_sim::{Contender, Lab};
 /// asked large caches' switches to beat noise (tuner.rs, `NOISY_SHIFT`):
 /// that row then stays at the tuner's start, 54.01% (53.97% since an
 /// insert's use waits in the stamp), where before it reached 54.21% with
-/// this run's hash seed but 53.73% ± 0.34 over eight seeds. The row is a knife edge: fixed windows of 50, 60 and 70% score
-/// 53.4, 54.9 and 54.3% on it, and no setting of the grid reaches foyer's
-/// 55.5%.
+/// this run's hash seed but 53.73% ± 0.34 over eight seeds. The row is a
+/// knife edge: fixed windows of 50, 60 and 70% score 53.4, 54.9 and 54.3%
+/// on it, and no setting of the grid reaches foyer's 55.5%.
 const FLOOR: f64 = 1.6;
 
 #[test]
