@@ -247,6 +247,7 @@ impl Stamp {
     pub(crate) const MAX_CREDIT: u32 = 3;
     pub(crate) const MAX_PENDING: u32 = 15;
 
+    #[inline]
     pub(crate) fn new(time: u32) -> Self {
         Self((time & Self::TIME_MASK) << Self::TIME_SHIFT)
     }
@@ -284,6 +285,7 @@ impl Stamp {
         )
     }
 
+    #[inline]
     #[must_use]
     pub(crate) fn with_credit(self, credit: u32) -> Self {
         Self(
@@ -293,16 +295,19 @@ impl Stamp {
     }
 
     /// The stamp with `pending` uses to add (saturating at 15).
+    #[inline]
     #[must_use]
     pub(crate) fn with_pending(self, pending: u32) -> Self {
         Self(self.0 & !Self::MAX_PENDING | pending.min(Self::MAX_PENDING))
     }
 
+    #[inline]
     #[must_use]
     pub(crate) fn without_pending(self) -> Self {
         Self(self.0 & !Self::MAX_PENDING)
     }
 
+    #[inline]
     #[must_use]
     pub(crate) fn unreferenced(self) -> Self {
         Self(self.0 & !Self::REFERENCED)

@@ -184,6 +184,7 @@ impl Class {
         }
     }
 
+    #[inline]
     fn live(&self) -> usize {
         self.queues.iter().map(|q| q.len).sum()
     }
