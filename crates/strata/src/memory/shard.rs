@@ -110,6 +110,15 @@ pub(crate) struct Shard<K, V> {
     hasher: FixedState,
 }
 
+/// The table's hasher: the hash of a slot's key, for when the table moves
+/// its slot numbers as it grows.
+fn rehash<'a, K: Hash, V>(
+    slots: &'a Slots<K, V>,
+    hasher: &'a FixedState,
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |&slot| slots.get(slot).map_or(0, |e| hasher.hash_one(&e.key))
+}
+
 /// The policy's view of a shard's slots.
 struct ShardNodes<'a, K, V> {
     slots: &'a mut Slots<K, V>,
@@ -503,17 +512,18 @@ impl<K: Hash + Eq, V> Shard<K, V> {
     ) -> Result<Written, InsertError> {
         // One probe of the table finds the key or the place for it: a find
         // and then an insert probed twice on every miss.
-        let (slots, hasher) = (&self.slots, &self.hasher);
+        let slots = &self.slots;
         let found = self.table.entry(
             hash,
             |&s| slots.get(s).is_some_and(|e| e.key == key),
-            |&s| slots.get(s).map_or(0, |e| hasher.hash_one(&e.key)),
+            rehash(slots, &self.hasher),
         );
         let (slot, replaced) = match found {
             Place::Vacant(place) => {
-                let Some(slot) = self.slots.insert(Entry::new(key, value, 0)) else {
-                    return Err(InsertError::ShardFull);
-                };
+                let slot = self
+                    .slots
+                    .insert(Entry::new(key, value, 0))
+                    .ok_or(InsertError::ShardFull)?;
                 place.insert(slot);
                 (slot, false)
             }
@@ -534,13 +544,12 @@ impl<K: Hash + Eq, V> Shard<K, V> {
                 {
                     out.push((old_key, old_value, RemovalCause::Replaced));
                 }
-                let Some(slot) = self.slots.insert(Entry::new(key, value, 0)) else {
-                    return Err(InsertError::ShardFull);
-                };
-                let (slots, hasher) = (&self.slots, &self.hasher);
-                self.table.insert_unique(hash, slot, |&s| {
-                    slots.get(s).map_or(0, |e| hasher.hash_one(&e.key))
-                });
+                let slot = self
+                    .slots
+                    .insert(Entry::new(key, value, 0))
+                    .ok_or(InsertError::ShardFull)?;
+                self.table
+                    .insert_unique(hash, slot, rehash(&self.slots, &self.hasher));
                 (slot, true)
             }
         };

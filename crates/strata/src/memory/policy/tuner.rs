@@ -104,8 +104,9 @@ const MARGIN: f64 = 0.02;
 /// the tuner's switches cost hits: over eight hash seeds, P6 at 160,000
 /// entries scored 83.79% ± 0.75 tuned (the worst seed 2.0 points below the
 /// best) and P3 at 160,000 53.73% ± 0.34, where the setting fixed at
-/// [`START`] scores 84.23% and 54.04% (± 0.04 over other seeds). At small caches the
-/// miniatures see a good part of the traffic and their leads are real.
+/// [`START`] scores 84.23% and 54.04% (± 0.04 over other seeds). At small
+/// caches the miniatures see a good part of the traffic and their leads
+/// are real.
 ///
 /// So a switch at one key in 2^(`NOISY_SHIFT` + `z`) must also lead by `z`
 /// standard deviations of the score difference (√(a + b) for counts of
