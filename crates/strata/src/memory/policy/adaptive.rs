@@ -411,6 +411,7 @@ impl Adaptive {
     }
 
     /// The first live slot of a queue other than `skip`.
+    #[inline]
     fn front_except<N: Nodes>(
         &mut self,
         at: usize,
@@ -422,7 +423,13 @@ impl Adaptive {
         if Some(first) != skip {
             return Some(first);
         }
-        let mut next = nodes.link(first).next();
+        Self::live_after(first, nodes)
+    }
+
+    /// The first live slot after `slot` in its queue.
+    #[cold]
+    fn live_after<N: Nodes>(slot: u32, nodes: &N) -> Option<u32> {
+        let mut next = nodes.link(slot).next();
         while next != NIL && !nodes.is_live(next) {
             next = nodes.link(next).next();
         }
@@ -794,6 +801,13 @@ impl Adaptive {
     /// leave a slot behind that a later look had to skip and release,
     /// about 50 instructions per miss.
     pub(crate) fn remove<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) -> bool {
+        self.unqueue(slot, facts, nodes)
+    }
+
+    /// [`remove`](Self::remove)'s work, inlined into evictions, one per
+    /// miss of a full cache.
+    #[inline(always)]
+    fn unqueue<N: Nodes>(&mut self, slot: u32, facts: &Facts, nodes: &mut N) -> bool {
         let Some(at) = self.class_of(facts.priority) else {
             debug_assert!(false, "removal from a class that does not exist");
             return true;
@@ -846,7 +860,7 @@ impl Adaptive {
         }
         self.history.push(facts.hash, stamp.time());
         let duel = self.duel.take();
-        let linked = self.remove(slot, facts, nodes);
+        let linked = self.unqueue(slot, facts, nodes);
         if let Some((candidate, victim)) = duel
             && victim == slot
             && let Some(at) = self.class_of(facts.priority)
