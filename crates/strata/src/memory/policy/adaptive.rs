@@ -544,20 +544,21 @@ impl Adaptive {
         // look at it again there, 2% of a replay's instructions, for the
         // same duels.
         let to = if room {
-            PROBATION
+            Some(PROBATION)
         } else if self.classes[at].queues[C].head != NIL {
-            C
+            Some(C)
         } else {
-            self.trim_protected(at, nodes);
-            return;
+            None
         };
-        let mut laps = self.classes[at].queues[W].len;
-        while let Some(slot) = self.window_candidate(at, &mut laps, nodes) {
-            if to == PROBATION {
-                let stamp = nodes.stamp(slot);
-                nodes.set_stamp(slot, stamp.with_credit(0));
+        if let Some(to) = to {
+            let mut laps = self.classes[at].queues[W].len;
+            while let Some(slot) = self.window_candidate(at, &mut laps, nodes) {
+                if to == PROBATION {
+                    let stamp = nodes.stamp(slot);
+                    nodes.set_stamp(slot, stamp.with_credit(0));
+                }
+                self.move_head(at, W, to, slot, nodes);
             }
-            self.move_head(at, W, to, slot, nodes);
         }
         self.trim_protected(at, nodes);
     }
@@ -871,9 +872,9 @@ impl Adaptive {
             // drop it: with heads unlinked at once, a class emptied by
             // evictions leaves nothing behind to trigger a compaction, and
             // caches that use many priorities over time would keep them all.
-            // The usual lone class stays: the candidates' queue empties on
-            // most evictions, and checking the class each time cost 0.7% of
-            // a replay's instructions.
+            // The usual lone class stays: evictions empty one of its queues
+            // often, and checking the class each time cost 0.7% of a
+            // replay's instructions.
             if queue.head == NIL && self.classes.len() > 1 {
                 self.drop_class_if_empty(at);
             }
@@ -911,9 +912,8 @@ impl Adaptive {
         if let Some((candidate, victim)) = duel
             && victim == slot
             && let Some(at) = self.class_of(facts.priority)
-            && let Some(from) = [W, C]
-                .into_iter()
-                .find(|&q| self.classes[at].queues[q].head == candidate)
+            && let from = nodes.link(candidate).segment() as usize
+            && self.classes[at].queues[from].head == candidate
         {
             let stamp = nodes.stamp(candidate);
             nodes.set_stamp(candidate, stamp.with_credit(0));
@@ -1174,17 +1174,20 @@ mod tests {
         }
     }
 
+    /// A policy of `entries` entries with the given window share, and its
+    /// slots.
+    fn with_window(window: f64, entries: u64) -> (Adaptive, TestNodes) {
+        let setting = Setting { window, ..REUSE };
+        let policy = Adaptive::fixed(Sizing::entries(entries), setting);
+        (policy, TestNodes::default())
+    }
+
     #[test]
     fn the_window_overflow_duels_from_the_window() {
         // A full cache's window overflow is dueled where it stands: no entry
         // passes through the candidates' queue, and the window keeps its
         // bound after every write.
-        let setting = Setting {
-            window: 0.2,
-            ..REUSE
-        };
-        let mut policy = Adaptive::fixed(Sizing::entries(10), setting);
-        let mut nodes = TestNodes::default();
+        let (mut policy, mut nodes) = with_window(0.2, 10);
         for slot in 0..200 {
             write(&mut policy, &mut nodes, slot, 10);
             let class = &policy.classes[0];
@@ -1202,12 +1205,7 @@ mod tests {
         // send the used one round, so the entry being written is the
         // overflow. It must stay, so it waits in the candidates' queue and
         // the main region gives the victim.
-        let setting = Setting {
-            window: 0.0,
-            ..REUSE
-        };
-        let mut policy = Adaptive::fixed(Sizing::entries(4), setting);
-        let mut nodes = TestNodes::default();
+        let (mut policy, mut nodes) = with_window(0.0, 4);
         for slot in 0..4 {
             write(&mut policy, &mut nodes, slot, 4);
         }
