@@ -222,6 +222,10 @@ pub(crate) struct Adaptive {
     shift: u32,
     /// The last duel whose candidate won: (candidate, victim).
     duel: Option<(u32, u32)>,
+    /// The count last read for a duel's victim: (slot, count). Valid while
+    /// the slot holds the same entry, with no pending use, and the sketch
+    /// has not changed the block it was read from (`Sketch::watch`).
+    victim_count: Option<(u32, u8)>,
 }
 
 /// The shift that makes 2^26 ticks cover at least 1,024 × `entries`
@@ -278,6 +282,7 @@ impl Adaptive {
             dead: 0,
             shift,
             duel: None,
+            victim_count: None,
         };
         policy.apply(setting);
         policy
@@ -731,7 +736,7 @@ impl Adaptive {
             },
             Admission::Frequency => {
                 let candidate_uses = self.estimate(candidate, nodes.hash(candidate), nodes);
-                if candidate_uses > self.estimate(victim, nodes.hash(victim), nodes) {
+                if candidate_uses > self.victim_estimate(victim, nodes) {
                     return true;
                 }
                 // A victim whose count saturated while it was hot can turn
@@ -750,8 +755,32 @@ impl Adaptive {
     }
 
     fn more_frequent<N: Nodes>(&mut self, candidate: u32, victim: u32, nodes: &mut N) -> bool {
-        self.estimate(candidate, nodes.hash(candidate), nodes)
-            > self.estimate(victim, nodes.hash(victim), nodes)
+        self.estimate(candidate, nodes.hash(candidate), nodes) > self.victim_estimate(victim, nodes)
+    }
+
+    /// [`estimate`](Self::estimate) of a duel's victim, read again only if
+    /// it may have changed since the last duel read it.
+    ///
+    /// Why: a victim usually fights several duels before it loses one (on
+    /// a miss-heavy trace most candidates are new keys that lose), and
+    /// reading its count means hashing its key and reading its sketch
+    /// block (a cache miss in a large cache) each time. The count is the
+    /// same unless the victim was used since (a pending use) or the block
+    /// changed, which the sketch tracks, so the duels end the same.
+    #[inline]
+    fn victim_estimate<N: Nodes>(&mut self, victim: u32, nodes: &mut N) -> u8 {
+        if let Some((slot, count)) = self.victim_count
+            && slot == victim
+            && self.sketch.unchanged()
+            && nodes.stamp(victim).pending() == 0
+        {
+            return count;
+        }
+        let hash = nodes.hash(victim);
+        let count = self.estimate(victim, hash, nodes);
+        self.sketch.watch(hash);
+        self.victim_count = Some((victim, count));
+        count
     }
 
     /// Relinks every queue without its left-behind slots, releasing them.
@@ -886,6 +915,9 @@ impl Adaptive {
         if self.duel.is_some_and(|(c, v)| c == slot || v == slot) {
             self.duel = None;
         }
+        if self.victim_count.is_some_and(|(v, _)| v == slot) {
+            self.victim_count = None;
+        }
         !at_head
     }
 
@@ -974,6 +1006,7 @@ impl Adaptive {
         self.len = 0;
         self.dead = 0;
         self.duel = None;
+        self.victim_count = None;
     }
 
     pub(crate) fn len(&self) -> usize {

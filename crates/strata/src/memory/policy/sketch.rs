@@ -35,6 +35,10 @@ pub(crate) struct Sketch {
     blocks: u64,
     additions: u64,
     sample: u64,
+    /// The first word of the block [`watch`](Self::watch) last named, and
+    /// whether any of the block's counters may have changed since.
+    watched: usize,
+    changed: bool,
 }
 
 impl Sketch {
@@ -47,6 +51,8 @@ impl Sketch {
             blocks,
             additions: 0,
             sample: capacity.max(1).saturating_mul(AGING_FACTOR),
+            watched: usize::MAX,
+            changed: true,
         }
     }
 
@@ -91,6 +97,8 @@ impl Sketch {
     #[inline]
     pub(crate) fn increment_by(&mut self, hash: u64, uses: u32) -> u8 {
         let (block, bits) = self.locate(hash);
+        // `|=`, not a branch: most increments are to other blocks.
+        self.changed |= block == self.watched;
         let Some(words) = self.table.get_mut(block..block + BLOCK_WORDS) else {
             return 0;
         };
@@ -131,8 +139,25 @@ impl Sketch {
         least as u8
     }
 
+    /// Starts watching the block of the key of `hash`: until
+    /// [`unchanged`](Self::unchanged) turns false, no count read from that
+    /// block can have changed. One block at a time.
+    #[inline]
+    pub(crate) fn watch(&mut self, hash: u64) {
+        self.watched = self.locate(hash).0;
+        self.changed = false;
+    }
+
+    /// Whether no counter of the watched block has changed since
+    /// [`watch`](Self::watch).
+    #[inline]
+    pub(crate) fn unchanged(&self) -> bool {
+        !self.changed
+    }
+
     /// Halves every counter: popularity fades.
     fn halve(&mut self) {
+        self.changed = true;
         for word in &mut self.table {
             *word = (*word >> 1) & HALVE_MASK;
         }
@@ -140,6 +165,7 @@ impl Sketch {
     }
 
     pub(crate) fn clear(&mut self) {
+        self.changed = true;
         self.table.fill(0);
         self.additions = 0;
     }
@@ -197,6 +223,35 @@ mod tests {
             assert_eq!(after, s.frequency(spread(k)), "key {k}");
         }
         assert!(halvings > 0, "no batch brought on a halving");
+    }
+
+    #[test]
+    fn a_watched_block_reports_every_change_to_it() {
+        let spread = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // 64 words: eight blocks.
+        let mut s = Sketch::new(64);
+        let watched = spread(1);
+        let block = s.locate(watched).0;
+        let same = (2..).map(spread).find(|&h| s.locate(h).0 == block);
+        let other = (2..).map(spread).find(|&h| s.locate(h).0 != block);
+        let (Some(same), Some(other)) = (same, other) else {
+            unreachable!("the search is unbounded")
+        };
+        s.watch(watched);
+        assert!(s.unchanged());
+        let _ = s.increment_by(other, 3);
+        assert!(s.unchanged(), "another block's increment");
+        let _ = s.increment_by(same, 1);
+        assert!(!s.unchanged(), "a key sharing the block");
+        s.watch(watched);
+        let _ = s.increment_by(watched, 1);
+        assert!(!s.unchanged(), "the watched key itself");
+        s.watch(watched);
+        s.halve();
+        assert!(!s.unchanged(), "a halving");
+        s.watch(watched);
+        s.clear();
+        assert!(!s.unchanged(), "a clear");
     }
 
     #[test]
