@@ -33,6 +33,27 @@ fn counts_and_hit_ratio() {
 }
 
 #[test]
+fn evictions_are_counted_by_cause_with_or_without_a_listener() {
+    // Without a listener the write path counts its removals itself, with
+    // one the listener's path does: both must count every one.
+    for listened in [false, true] {
+        let mut builder = MemoryCache::<u32, u32>::builder().max_entries(10);
+        if listened {
+            builder = builder.removal_listener(|_, _, _| {});
+        }
+        let cache = builder.build().expect("valid configuration");
+        for k in 0..25 {
+            cache.insert(k, k).expect("fits");
+        }
+        cache.insert(24, 0).expect("fits");
+        let s = cache.stats();
+        assert_eq!(s.evictions.capacity, 15, "listener: {listened}");
+        assert_eq!(s.evictions.replaced, 1, "listener: {listened}");
+        assert_eq!(s.entries, 10);
+    }
+}
+
+#[test]
 fn latency_percentiles_are_sampled_and_ordered() {
     let cache = cache(true);
     for i in 0..20_000u32 {

@@ -170,7 +170,7 @@ pub(crate) fn this_thread(every: u32) -> (usize, bool) {
 
 /// The calling thread's slot.
 #[inline]
-fn slot_of_this_thread() -> usize {
+pub(crate) fn this_thread_slot() -> usize {
     THREAD.with(ThreadState::slot)
 }
 
@@ -188,7 +188,7 @@ impl Tally {
     /// Adds one to `count` (offset by `extra`, for a removal cause).
     #[inline]
     pub(crate) fn add(&self, count: Count, extra: usize) {
-        self.add_for(slot_of_this_thread(), count, extra);
+        self.add_for(this_thread_slot(), count, extra);
     }
 
     /// [`add`](Self::add) for a thread whose slot is known.
