@@ -18,8 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
-/// Threads that get a stripe of their own.
-const OWNED: usize = 32;
+/// Stripes per cache: a power of two, so that a slot masked into range
+/// needs no bounds check on the read path.
+const STRIPES: usize = 64;
+/// Threads that get a stripe of their own; the last stripe is shared.
+const OWNED: usize = STRIPES - 1;
 
 /// What a cache counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +41,7 @@ const KINDS: usize = 10;
 
 /// The counts of one cache.
 pub(crate) struct Tally {
-    stripes: Box<[CachePadded<[AtomicU64; KINDS]>]>,
+    stripes: Box<[CachePadded<[AtomicU64; KINDS]>; STRIPES]>,
 }
 
 impl std::fmt::Debug for Tally {
@@ -109,10 +112,13 @@ impl ThreadState {
             self.slot.set(OWNED);
             return OWNED;
         }
+        // Past OWNED, every thread shares the last stripe: the slot is
+        // stored clamped, so that counting needs no clamp of its own.
         let slot = FREE
             .lock()
             .pop()
-            .unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed) as usize);
+            .unwrap_or_else(|| NEXT.fetch_add(1, Ordering::Relaxed) as usize)
+            .min(OWNED);
         self.slot.set(slot);
         slot
     }
@@ -177,9 +183,9 @@ pub(crate) fn this_thread_slot() -> usize {
 impl Default for Tally {
     fn default() -> Self {
         Self {
-            stripes: (0..=OWNED)
-                .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
-                .collect(),
+            stripes: Box::new(std::array::from_fn(|_| {
+                CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))
+            })),
         }
     }
 }
@@ -195,11 +201,11 @@ impl Tally {
     #[inline]
     pub(crate) fn add_for(&self, slot: usize, count: Count, extra: usize) {
         let owned = slot < OWNED;
-        let Some(counter) = self
-            .stripes
-            .get(slot.min(OWNED))
-            .and_then(|stripe| stripe.get(count as usize + extra))
-        else {
+        // Slots are at most OWNED (`take_slot`); the mask only shows the
+        // compiler that the index is in range, so it checks no bounds.
+        debug_assert!(slot <= OWNED, "unclamped slot {slot}");
+        let stripe = &self.stripes[slot & (STRIPES - 1)];
+        let Some(counter) = stripe.get(count as usize + extra) else {
             return;
         };
         if owned {
