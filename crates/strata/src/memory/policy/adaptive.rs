@@ -1421,40 +1421,66 @@ mod tests {
         out
     }
 
+    /// The reference for protected's trim: CLOCK one entry at a time, as
+    /// the trim is defined. An entry at the head is looked at (a use since
+    /// the last look earns a credit); with credit left (and laps left) it
+    /// spends one and goes to the tail, else it drops to probation. Returns
+    /// what stays, head first with credits, and what dropped, in order.
+    fn trim_one_at_a_time(credits: &[Option<u32>], bound: usize) -> (Vec<(u32, u32)>, Vec<u32>) {
+        let mut queue: std::collections::VecDeque<(u32, u32, bool)> = (0u32..)
+            .zip(credits)
+            .filter_map(|(slot, c)| c.map(|c| (slot, c, slot % 3 == 0)))
+            .collect();
+        let mut laps = queue.len();
+        let mut dropped = Vec::new();
+        while queue.len() > bound {
+            let Some((slot, mut credit, used)) = queue.pop_front() else {
+                break;
+            };
+            if used {
+                credit = (credit + 1).min(Stamp::MAX_CREDIT);
+            }
+            if credit > 0 && laps > 0 {
+                laps -= 1;
+                queue.push_back((slot, credit - 1, false));
+            } else {
+                dropped.push(slot);
+            }
+        }
+        let kept = queue
+            .into_iter()
+            .map(|(slot, credit, _)| (slot, credit))
+            .collect();
+        (kept, dropped)
+    }
+
+    /// Trims the protected queue of `credits` to `bound` and compares the
+    /// outcome with [`trim_one_at_a_time`].
+    fn assert_trim_matches_one_at_a_time(credits: &[Option<u32>], bound: usize) {
+        let (mut policy, mut nodes) = protected_queue(credits);
+        policy.protected = bound as u64;
+        policy.trim_protected(0, &mut nodes);
+        let (kept, dropped) = trim_one_at_a_time(credits, bound);
+        assert_eq!(
+            queued(&policy, &nodes, PROTECTED),
+            kept,
+            "{credits:?} to {bound}"
+        );
+        let probation: Vec<u32> = queued(&policy, &nodes, PROBATION)
+            .into_iter()
+            .map(|(slot, _)| slot)
+            .collect();
+        assert_eq!(probation, dropped, "{credits:?} to {bound}");
+        let resident: Vec<u32> = (0..credits.len() as u32)
+            .filter(|&s| nodes.live[s as usize])
+            .collect();
+        policy.validate(&resident, &nodes).expect("consistent");
+    }
+
     #[test]
     fn protected_overflow_goes_round_as_one_lap_at_a_time_would() {
-        // The reference: CLOCK one entry at a time, as the trim is defined.
-        // An entry at the head is looked at (a use since the last look
-        // earns a credit); with credit left (and laps left) it spends one
-        // and goes to the tail, else it drops to probation.
-        fn one_at_a_time(credits: &[Option<u32>], bound: usize) -> (Vec<(u32, u32)>, Vec<u32>) {
-            let mut queue: std::collections::VecDeque<(u32, u32, bool)> = (0u32..)
-                .zip(credits)
-                .filter_map(|(slot, c)| c.map(|c| (slot, c, slot % 3 == 0)))
-                .collect();
-            let mut laps = queue.len();
-            let mut dropped = Vec::new();
-            while queue.len() > bound {
-                let Some((slot, mut credit, used)) = queue.pop_front() else {
-                    break;
-                };
-                if used {
-                    credit = (credit + 1).min(Stamp::MAX_CREDIT);
-                }
-                if credit > 0 && laps > 0 {
-                    laps -= 1;
-                    queue.push_back((slot, credit - 1, false));
-                } else {
-                    dropped.push(slot);
-                }
-            }
-            let kept = queue
-                .into_iter()
-                .map(|(slot, credit, _)| (slot, credit))
-                .collect();
-            (kept, dropped)
-        }
         let cases: [&[Option<u32>]; 4] = [
+            // Runs of credited entries between drops, one left behind.
             &[
                 Some(2),
                 Some(1),
@@ -1465,7 +1491,9 @@ mod tests {
                 Some(2),
                 Some(0),
             ],
+            // Every entry credited: the laps run out.
             &[Some(3), Some(3), None, None, Some(3), Some(3), Some(1)],
+            // No credit but from uses.
             &[Some(0), Some(0), Some(1), Some(0)],
             &[
                 Some(1),
@@ -1482,25 +1510,24 @@ mod tests {
         for credits in cases {
             let live = credits.iter().flatten().count();
             for bound in 0..live {
-                let (mut policy, mut nodes) = protected_queue(credits);
-                policy.protected = bound as u64;
-                policy.trim_protected(0, &mut nodes);
-                let (kept, dropped) = one_at_a_time(credits, bound);
-                assert_eq!(
-                    queued(&policy, &nodes, PROTECTED),
-                    kept,
-                    "{credits:?} to {bound}"
-                );
-                let probation: Vec<u32> = queued(&policy, &nodes, PROBATION)
-                    .into_iter()
-                    .map(|(slot, _)| slot)
-                    .collect();
-                assert_eq!(probation, dropped, "{credits:?} to {bound}");
-                let resident: Vec<u32> = (0..credits.len() as u32)
-                    .filter(|&s| nodes.live[s as usize])
-                    .collect();
-                policy.validate(&resident, &nodes).expect("consistent");
+                assert_trim_matches_one_at_a_time(credits, bound);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// The same, for any queue: credits 0 to 3, some slots left behind.
+        #[test]
+        fn any_protected_overflow_goes_round_as_one_lap_at_a_time_would(
+            credits in proptest::collection::vec(
+                proptest::option::weighted(0.85, 0..=Stamp::MAX_CREDIT),
+                1..48,
+            ),
+            share in 0.0..1.0f64,
+        ) {
+            let live = credits.iter().flatten().count();
+            let bound = (live as f64 * share) as usize;
+            assert_trim_matches_one_at_a_time(&credits, bound);
         }
     }
 
