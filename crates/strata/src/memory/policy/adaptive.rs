@@ -471,17 +471,13 @@ impl Adaptive {
     /// queue to itself would subtract and add back.
     #[inline]
     fn rotate<N: Nodes>(&mut self, at: usize, segment: usize, slot: u32, nodes: &mut N) {
-        let queue = &mut self.classes[at].queues[segment];
-        debug_assert_eq!(queue.head, slot);
-        let link = nodes.link(slot);
-        queue.unlink_head(link);
-        queue.append(slot, link, Segment::ALL[segment], nodes);
+        debug_assert_eq!(self.classes[at].queues[segment].head, slot);
+        self.rotate_run(at, segment, slot, nodes);
     }
 
     /// Sends the entries from the head of queue `segment` to `last`
     /// round to its tail, in order: the CLOCK laps of a run of entries
-    /// with two relinks, where one [`rotate`](Self::rotate) per entry
-    /// made two each.
+    /// with two relinks, where rotating them one at a time made two each.
     #[inline]
     fn rotate_run<N: Nodes>(&mut self, at: usize, segment: usize, last: u32, nodes: &mut N) {
         let queue = &mut self.classes[at].queues[segment];
