@@ -48,12 +48,16 @@ impl Rich {
 }
 
 /// The optional parts of a shard's entries, by slot.
+///
+/// `repr(C)` with `weights` first: the only field that the write of an
+/// entry without options reads, next to the policy in the shard's layout.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct Extras {
+    weights: Option<Vec<u32>>,
     deadlines: Vec<u64>,
     tags: Vec<u32>,
     rich: HashMap<u32, Box<Rich>>,
-    weights: Option<Vec<u32>>,
 }
 
 /// Sets `column[slot]`, growing the column to `capacity` slots first (the

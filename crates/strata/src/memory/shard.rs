@@ -81,9 +81,19 @@ pub(crate) enum Read<K, V> {
     Expired,
 }
 
-/// `repr(C)` so that `clock`, which every read stores to, comes first: in
-/// the cache line of the lock word, which every read writes anyway, rather
-/// than in a line of its own that would move between cores too.
+/// `repr(C)`, so that the fields lie in the order written:
+///
+/// * `clock`, which every read stores to, first: in the cache line of the
+///   lock word, which every read writes anyway, rather than in a line of
+///   its own that would move between cores too;
+/// * then what every write reads, with the policy, before what only
+///   entries with options need (`extras` past its weights, `tags`).
+///
+/// With many shards, one thread meets each shard's lines cold: a miss came
+/// back to its shard after dozens of misses elsewhere. The write path's
+/// fields packed together cost a P6 replay at 160,000 entries over 64
+/// shards about one L1 miss fewer per miss than Rust's own order, which put
+/// the hasher alone on a ninth line (cachegrind).
 #[repr(C)]
 pub(crate) struct Shard<K, V> {
     /// Requests seen (gets, hit or not): the policy's clock. Bumped by reads
@@ -97,17 +107,17 @@ pub(crate) struct Shard<K, V> {
     fresh: u32,
     table: HashTable<u32>,
     slots: Slots<K, V>,
-    extras: Extras,
-    policy: AnyPolicy,
-    expiry: ExpiryQueue,
-    /// The cache's tag index, and this shard's number in it.
-    tags: Arc<Tags>,
-    index: usize,
+    /// The cache's hasher, for the paths that must hash a key again.
+    hasher: FixedState,
     weight: u64,
     /// Entries that can expire; bounds the stale items of `expiry`.
     expiring: usize,
-    /// The cache's hasher, for the paths that must hash a key again.
-    hasher: FixedState,
+    expiry: ExpiryQueue,
+    policy: AnyPolicy,
+    extras: Extras,
+    /// The cache's tag index, and this shard's number in it.
+    tags: Arc<Tags>,
+    index: usize,
 }
 
 /// The table's hasher: the hash of a slot's key, for when the table moves
