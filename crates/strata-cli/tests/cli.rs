@@ -56,6 +56,33 @@ fn bench_rejects_bad_input_with_a_clear_message() {
 }
 
 #[test]
+fn bench_builds_strata_with_the_shards_asked_for() {
+    let args = [
+        "bench",
+        "--policies",
+        "adaptive",
+        "--capacity",
+        "2000",
+        "--ops",
+        "5000",
+    ];
+    let (ok, out, err) = strata(&[&args[..], &["--shards", "4"]].concat());
+    assert!(ok, "{err}");
+    assert!(
+        out.lines()
+            .next()
+            .is_some_and(|l| l.ends_with("stats on, 4 shards")),
+        "{out}"
+    );
+    // Not a power of two: the builder's error, not a panic.
+    let (ok, _, err) = strata(&[&args[..], &["--shards", "3"]].concat());
+    assert!(!ok);
+    assert!(err.contains("building Strata's cache"), "{err}");
+    assert!(err.contains("power of two"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn a_closed_stdout_ends_the_bench_quietly() {
     use std::process::Stdio;
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
@@ -227,6 +254,7 @@ fn bench_compare_prints_every_row_with_figures_and_their_ratios() {
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("median of 2 rounds"), "{out}");
+    assert!(out.contains("in the replay (the default)"), "{out}");
     let header = cells(&out, "workload");
     assert_eq!(
         header[..6],

@@ -43,13 +43,14 @@ pub(super) fn run(
     )?;
     writeln!(
         out,
-        "strata bench: capacity {}, {} keys (Zipf s = {}), {} thread(s), {} operations per measurement, stats {}",
+        "strata bench: capacity {}, {} keys (Zipf s = {}), {} thread(s), {} operations per measurement, stats {}, {} shards",
         args.capacity,
         args.capacity * args.key_space,
         args.zipf,
         args.threads,
         args.ops,
-        if args.no_stats { "off" } else { "on" }
+        if args.no_stats { "off" } else { "on" },
+        strata(Policy::Adaptive, args.capacity, args.strata_build())?.shard_count()
     )?;
     let mut rows = Vec::new();
     for &policy in policies {
@@ -63,7 +64,7 @@ fn measure(policy: Policy, args: &BenchArgs, keys: &[u64]) -> anyhow::Result<Row
     let heap_per_entry = {
         // Inserts run on this thread: its own counts see all they allocate.
         let before = heap::held_by_this_thread()?;
-        let cache = strata(policy, args.capacity, !args.no_stats)?;
+        let cache = strata(policy, args.capacity, args.strata_build())?;
         for k in 0..args.capacity {
             cache.insert(k, k)?;
         }
@@ -72,7 +73,7 @@ fn measure(policy: Policy, args: &BenchArgs, keys: &[u64]) -> anyhow::Result<Row
         grown as f64 / args.capacity as f64
     };
 
-    let cache = strata(policy, args.capacity, !args.no_stats)?;
+    let cache = strata(policy, args.capacity, args.strata_build())?;
     let (insert, _) = split_timed(args.threads, keys, |part| {
         part.iter().for_each(|&k| Cache::insert(&cache, k, k));
     });

@@ -23,7 +23,7 @@ use strata::{EntryOptions, Policy};
 use strata_sim::{Format, trace};
 
 use super::BenchArgs;
-use super::contender::{self, Cache, Contender, Tagged};
+use super::contender::{self, Cache, Contender, StrataBuild, Tagged};
 use super::latency::{SAMPLE_EVERY, sampled_gets};
 use super::memory::{Footprint, footprint};
 use super::report::{self, Figures, Row};
@@ -88,7 +88,7 @@ struct Plan {
     replay_capacity: u64,
     replay: Vec<u64>,
     memory_entries: u64,
-    stats: bool,
+    strata: StrataBuild,
 }
 
 /// Measures every cache and prints the report.
@@ -125,7 +125,7 @@ pub(super) fn run(
         replay_capacity: cmp.replay_capacity,
         replay,
         memory_entries: cmp.memory_entries,
-        stats: !args.no_stats,
+        strata: args.strata_build(),
     };
     writeln!(
         out,
@@ -135,7 +135,7 @@ pub(super) fn run(
          get latency: one get in {SAMPLE_EVERY} timed under the {LATENCY_THREADS}-thread mixed load; \
          memory: {} entries into caches of that capacity, tag rows with one tag per {ENTRIES_PER_TAG} \
          entries and a TTL of {}s (moka: TTL on the builder, no tags; quick_cache: neither); \
-         Strata stats {}",
+         Strata stats {}, {}",
         plan.capacity,
         plan.capacity * args.key_space,
         args.zipf,
@@ -147,7 +147,8 @@ pub(super) fn run(
         plan.replay_capacity,
         plan.memory_entries,
         TAGGED_TTL.as_secs(),
-        if plan.stats { "on" } else { "off" },
+        if plan.strata.stats { "on" } else { "off" },
+        shard_note(plan.strata, plan.capacity, plan.replay_capacity)?,
     )?;
     writeln!(out)?;
 
@@ -265,6 +266,24 @@ impl Part {
     }
 }
 
+/// How many shards Strata's caches have in this run, for the report's
+/// header: the default depends on the cores and the capacity.
+fn shard_note(build: StrataBuild, capacity: u64, replay: u64) -> anyhow::Result<String> {
+    let count =
+        |capacity| contender::strata(Policy::Adaptive, capacity, build).map(|c| c.shard_count());
+    let (main, replayed) = (count(capacity)?, count(replay)?);
+    let whose = if build.shards.is_some() {
+        "set by --shards"
+    } else {
+        "the default"
+    };
+    Ok(if main == replayed {
+        format!("{main} shards ({whose})")
+    } else {
+        format!("{main} shards, {replayed} in the replay ({whose})")
+    })
+}
+
 /// Measures `part` for one cache into `figures`.
 fn measure(
     contender: Contender,
@@ -274,9 +293,9 @@ fn measure(
 ) -> anyhow::Result<()> {
     match contender {
         Contender::Strata(policy) => {
-            let stats = plan.stats;
+            let build = plan.strata;
             timed_rows(figures, plan, part, |capacity| {
-                contender::strata(policy, capacity, stats)
+                contender::strata(policy, capacity, build)
             })
         }
         Contender::Moka => timed_rows(figures, plan, part, |capacity| {
@@ -294,8 +313,8 @@ fn measure_memory(contender: Contender, plan: &Plan, figures: &mut Figures) -> a
     eprintln!("strata bench --compare: memory of {}…", contender.name());
     match contender {
         Contender::Strata(policy) => {
-            let stats = plan.stats;
-            let build = |capacity| contender::strata(policy, capacity, stats);
+            let settings = plan.strata;
+            let build = |capacity| contender::strata(policy, capacity, settings);
             plain_memory_row(figures, plan, build)?;
             let tagged = footprint(plan.memory_entries, build, |c, k| {
                 let options = EntryOptions::new().with_tag(tag_of(k)).with_ttl(TAGGED_TTL);

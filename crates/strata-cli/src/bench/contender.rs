@@ -3,8 +3,8 @@
 //! Every workload is a generic function over [`Cache`], so each cache gets
 //! its own monomorphised loop: no virtual call in the timed code, which
 //! would cost the fastest cache the most. Each cache is built with its own
-//! defaults at the capacity asked for; only Strata's policy and stats
-//! switch come from the command line.
+//! defaults at the capacity asked for; only Strata's policy, stats switch
+//! and shard count come from the command line.
 
 use std::time::Duration;
 
@@ -69,19 +69,31 @@ impl Contender {
     }
 }
 
+/// How Strata's cache is built, beyond its policy and capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct StrataBuild {
+    /// Whether the cache keeps stats.
+    pub(super) stats: bool,
+    /// The shard count; `None` is the builder's default.
+    pub(super) shards: Option<usize>,
+}
+
 /// Strata's cache with `policy` at `capacity` entries, its other settings
-/// at their defaults apart from `stats`.
+/// at their defaults apart from those of `build`.
 pub(super) fn strata(
     policy: Policy,
     capacity: u64,
-    stats: bool,
+    build: StrataBuild,
 ) -> anyhow::Result<MemoryCache<u64, u64>> {
-    MemoryCache::builder()
+    let builder = MemoryCache::builder()
         .max_entries(capacity)
         .policy(policy)
-        .stats(stats)
-        .build()
-        .context("building Strata's cache")
+        .stats(build.stats);
+    let builder = match build.shards {
+        Some(n) => builder.shards(n),
+        None => builder,
+    };
+    builder.build().context("building Strata's cache")
 }
 
 /// moka at `capacity` entries; every entry lives `ttl` when given.

@@ -62,8 +62,24 @@ pub(crate) struct BenchArgs {
     /// benchmark itself).
     #[arg(long)]
     no_stats: bool,
+    /// Shards of Strata's cache (a power of two). Default: the builder's,
+    /// which depends on the cores and the capacity. More shards make
+    /// threads meet less on a lock; fewer keep each shard's own lines
+    /// (lock, table header, policy, queue ends) in cache for one thread.
+    #[arg(long)]
+    shards: Option<usize>,
     #[command(flatten)]
     compare: compare::CompareArgs,
+}
+
+impl BenchArgs {
+    /// How Strata's caches are built in this run.
+    fn strata_build(&self) -> contender::StrataBuild {
+        contender::StrataBuild {
+            stats: !self.no_stats,
+            shards: self.shards,
+        }
+    }
 }
 
 pub(crate) fn run(args: &BenchArgs, out: &mut impl Write) -> anyhow::Result<()> {
