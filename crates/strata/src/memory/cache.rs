@@ -181,7 +181,7 @@ where
     }
 
     /// Publishes a shard's lowest priority after it changed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn publish(&self, shard: usize, locked: &Shard<K, V>) {
         self.shards[shard].min_priority.store(
             locked.min_priority().map_or(EMPTY, i64::from),

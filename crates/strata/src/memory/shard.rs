@@ -760,6 +760,7 @@ impl<K: Hash + Eq, V> Shard<K, V> {
         Some((slot, self.priority(slot)))
     }
 
+    #[inline(always)]
     pub(crate) fn min_priority(&self) -> Option<i32> {
         self.policy.min_priority()
     }

@@ -1025,16 +1025,22 @@ impl Adaptive {
         None
     }
 
-    #[inline]
+    /// The lowest priority of a live entry. Every write publishes it, so
+    /// the usual single class is answered inline (with entries present, it
+    /// holds them) and only several classes are searched, out of line.
+    #[inline(always)]
     pub(crate) fn min_priority(&self) -> Option<i32> {
         if self.len == 0 {
             return None;
         }
-        // Every write publishes this: the usual single class needs no
-        // search (with entries present, it holds them).
         if let [only] = self.classes.as_slice() {
             return Some(only.priority);
         }
+        self.lowest_live_class()
+    }
+
+    #[cold]
+    fn lowest_live_class(&self) -> Option<i32> {
         self.classes
             .iter()
             .find(|c| c.live() > 0)

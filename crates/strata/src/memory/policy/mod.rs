@@ -386,7 +386,7 @@ impl AnyPolicy {
         others!(self, p => p.victim(skip))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn min_priority(&self) -> Option<i32> {
         if let AnyPolicy::Adaptive(p) = self {
             return p.min_priority();
