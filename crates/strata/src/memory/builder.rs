@@ -331,8 +331,14 @@ where
 /// show (criterion's `get`, 8 against 32 shards: 26.3–27.2 against
 /// 28.8–31.7 ns): L1 misses, cachegrind says, as each shard's metadata
 /// (lock, table header, policy, queue ends) falls out of L1 between two
-/// visits to that shard (performance.md, "Where the time goes"). A cache
-/// shared by threads is the common case. Hit ratio does not depend on the count (within 0.2 point from 1 to
+/// visits to that shard (performance.md, "Where the time goes"). Misses
+/// pay most: replaying P6 at 160,000 entries, 64 shards take 9.6 L1 misses
+/// a request against 5.0 for one, and 16 shards replayed 11.0 and 10.7 M
+/// requests a second against 9.4 and 9.0 for 64 (`bench --compare
+/// --shards`, two alternated runs each), but two-thread reads fell from
+/// 1.06× and 0.97× quick_cache's to 0.90× and 0.88×, and p99.9 of `get`
+/// doubled (performance.md, "How many shards"). A cache shared by threads
+/// is the common case. Hit ratio does not depend on the count (within 0.2 point from 1 to
 /// 64 shards on the reference traces' large rows).
 const SHARDS_PER_CORE: usize = 32;
 
