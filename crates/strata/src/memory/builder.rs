@@ -338,8 +338,8 @@ where
 /// --shards`, two alternated runs each), but two-thread reads fell from
 /// 1.06× and 0.97× quick_cache's to 0.90× and 0.88×, and p99.9 of `get`
 /// doubled (performance.md, "How many shards"). A cache shared by threads
-/// is the common case. Hit ratio does not depend on the count (within 0.2 point from 1 to
-/// 64 shards on the reference traces' large rows).
+/// is the common case. Hit ratio does not depend on the count (within 0.2
+/// point from 1 to 64 shards on the reference traces' large rows).
 const SHARDS_PER_CORE: usize = 32;
 
 fn default_shards(max_entries: Option<u64>) -> usize {
