@@ -58,6 +58,10 @@ pub(crate) struct Inner<K, V> {
     pub(crate) pressure: Option<Pressure>,
     /// The `Adaptive` policy's tuner, shared by the shards.
     pub(crate) tuner: Option<Arc<Tuner>>,
+    /// The tuner's sampling mask, kept here so that a read learns it is not
+    /// sampled without reaching the tuner; without a tuner, all ones (a
+    /// request passes one time in 2^24, and then finds no tuner).
+    sample_mask: u64,
     /// Whether reads take only the shared lock (the shards' policy does
     /// not reorder on a read). Here rather than asked of a shard, so that
     /// a read learns it before taking any lock and without touching the
@@ -295,8 +299,8 @@ where
     /// as a call it cost the common read an eighth of its instructions.
     #[inline(always)]
     fn note_read(&self, hash: u64, slot: usize, hit: bool) {
-        if let Some(tuner) = &self.tuner
-            && tuner.wants(hash)
+        if Tuner::samples(hash, self.sample_mask)
+            && let Some(tuner) = &self.tuner
         {
             tuner.record(hash);
         }
@@ -701,6 +705,7 @@ where
             recorder: b.stats.then(|| Recorder::new(b.hot_keys)),
             flights: Flights::new(shard_count),
             pressure,
+            sample_mask: tuner.as_ref().map_or(u64::MAX, |t| t.mask()),
             tuner,
             reads_shared,
             evict_cursor: AtomicUsize::new(0),

@@ -265,12 +265,26 @@ impl Tuner {
         self.current.load(Ordering::Relaxed)
     }
 
-    /// Whether the request for `hash` is in the sample.
-    #[inline]
+    /// Whether the request for `hash` is in the sample. The cache keeps
+    /// the mask itself ([`samples`](Self::samples)); tests ask here.
+    #[cfg(test)]
     pub(crate) fn wants(&self, hash: u64) -> bool {
+        Self::samples(hash, self.mask)
+    }
+
+    /// The sampling mask [`samples`](Self::samples) takes for this tuner.
+    pub(crate) fn mask(&self) -> u64 {
+        self.mask
+    }
+
+    /// Whether `mask` samples the request for `hash`. The cache keeps the
+    /// tuner's mask itself, so that a read need not reach the tuner to
+    /// learn it is not sampled.
+    #[inline(always)]
+    pub(crate) fn samples(hash: u64, mask: u64) -> bool {
         // A different mix from the sketch's and the shard choice's, so
         // sampling is independent of both.
-        (hash.wrapping_mul(0x94D0_49BB_1331_11EB) >> 40) & self.mask == 0
+        (hash.wrapping_mul(0x94D0_49BB_1331_11EB) >> 40) & mask == 0
     }
 
     /// Queues one sampled request (a hit or a miss of the cache) for the
