@@ -220,9 +220,9 @@ where
     /// Counts `removals` by cause.
     fn count_removals(&self, removals: &Removals<K, V>) {
         let slot = this_thread_slot();
-        for (_, _, cause) in removals {
+        removals.for_each_cause(|cause| {
             self.tally.add_for(slot, Count::Removals, cause.index());
-        }
+        });
     }
 
     /// [`notify`](Self::notify) with a listener.
@@ -564,13 +564,13 @@ where
         }
         let (key, value, removed_for) = out.pop()?;
         if removed_for != cause {
-            self.notify(smallvec::smallvec![(key, value, removed_for)]);
+            self.notify(Removals::one(key, value, removed_for));
             return None;
         }
         // Clone only when the listener also needs the value.
         if self.listener.is_some() {
             let returned = value.clone();
-            self.notify(smallvec::smallvec![(key, value, removed_for)]);
+            self.notify(Removals::one(key, value, removed_for));
             Some(returned)
         } else {
             self.count_removal(removed_for);
