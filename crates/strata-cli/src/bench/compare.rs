@@ -293,9 +293,9 @@ fn measure(
 ) -> anyhow::Result<()> {
     match contender {
         Contender::Strata(policy) => {
-            let build = plan.strata;
+            let settings = plan.strata;
             timed_rows(figures, plan, part, |capacity| {
-                contender::strata(policy, capacity, build)
+                contender::strata(policy, capacity, settings)
             })
         }
         Contender::Moka => timed_rows(figures, plan, part, |capacity| {

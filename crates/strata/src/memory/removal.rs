@@ -123,12 +123,6 @@ impl<K, V> Removals<K, V> {
     }
 }
 
-impl<K, V> Default for Removals<K, V> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl<K, V> IntoIterator for Removals<K, V> {
     type Item = (K, V, RemovalCause);
     type IntoIter = std::iter::Chain<
