@@ -313,6 +313,24 @@ fn bench_compare_prints_every_row_with_figures_and_their_ratios() {
     assert!(read[6].contains("≥ 3× moka: "), "{read:?}");
     assert!(read[6].contains("met"), "{read:?}");
     assert!(out.contains("issue-4 targets (strata): "), "{out}");
+    // Each ratio target is also judged round by round, with both rounds'
+    // ratios; bytes, counted once, are not.
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("issue-4 targets (strata): "))
+        .expect("summary");
+    assert!(summary.contains("in every round"), "{summary}");
+    let read = out
+        .lines()
+        .find(|l| l.starts_with("- read-heavy get, 1 thread (Mops/s): ≥ 3× moka"))
+        .expect("the read target's line");
+    assert!(read.contains(" of 2 rounds ("), "{read}");
+    assert_eq!(read.matches('×').count(), 1 + 1 + 2, "{read}");
+    let memory = out
+        .lines()
+        .find(|l| l.starts_with("- memory, u64 → u64 (B/entry): "))
+        .expect("the memory target's line");
+    assert!(!memory.contains("rounds"), "{memory}");
     assert!(out.contains("| hit ratio |"), "{out}");
 }
 

@@ -27,7 +27,7 @@ use super::contender::{self, Cache, Contender, StrataBuild, Tagged};
 use super::latency::{SAMPLE_EVERY, sampled_gets};
 use super::memory::{Footprint, footprint};
 use super::report::{self, Figures, Row};
-use super::targets::{self, Verdict};
+use super::targets::{self, ByRound, Verdict};
 use super::throughput::{self, Rate};
 use super::workload::{Op, mixed_ops, zipf_keys};
 
@@ -191,6 +191,14 @@ pub(super) fn run(
             measure_memory(contender, &plan, first)?;
         }
     }
+    // The default policy's rounds beside the peers' of the same round, for
+    // judging each target round by round.
+    let by_round: Vec<(Figures, Vec<Figures>)> = (0..cmp.rounds)
+        .filter_map(|r| {
+            let peers = [runs.get(1)?.get(r)?.clone(), runs.get(2)?.get(r)?.clone()];
+            Some((runs.first()?.get(r)?.clone(), peers.to_vec()))
+        })
+        .collect();
     let mut medians = runs.into_iter().filter_map(|mut rounds| {
         let rest = rounds.split_off(1);
         rounds.pop().map(|first| Figures::median(first, &rest))
@@ -220,7 +228,7 @@ pub(super) fn run(
         .find(|f| f.contender == Contender::Strata(Policy::Adaptive))
     {
         writeln!(out)?;
-        writeln!(out, "{}", summary(default, &peers))?;
+        writeln!(out, "{}", summary(default, &peers, &by_round))?;
     }
     Ok(())
 }
@@ -420,23 +428,32 @@ fn memory_row(figures: &mut Figures, row: Row, plan: &Plan, found: Footprint) {
     }
 }
 
-/// "issue 4 targets: N of M met", then each target with its ratio.
-fn summary(strata: &Figures, peers: &[Figures]) -> String {
+/// "issue-4 targets (strata): N of M met, K in every round", then each
+/// target with its ratio and, for ratio targets, how it fared round by
+/// round.
+fn summary(strata: &Figures, peers: &[Figures], rounds: &[(Figures, Vec<Figures>)]) -> String {
     let mut met = 0;
+    let mut every = 0;
     let mut lines = Vec::new();
     for row in Row::ALL {
         for &target in targets::of(row) {
             let verdict = target.verdict(row, strata, peers);
+            let by_round = target.by_round(row, rounds);
             met += usize::from(verdict == Verdict::Met);
+            // Bytes are counted once: their one verdict is every round's.
+            every += usize::from(
+                verdict == Verdict::Met && by_round.as_ref().is_none_or(ByRound::every),
+            );
+            let rounds = by_round.map_or_else(String::new, |b| format!("; {}", b.describe()));
             lines.push(format!(
-                "- {}: {}",
+                "- {}: {}{rounds}",
                 row.label(),
                 target.judged(row, strata, peers)
             ));
         }
     }
     format!(
-        "issue-4 targets ({}): {met} of {} met\n{}",
+        "issue-4 targets ({}): {met} of {} met by the medians, {every} of them in every round\n{}",
         strata.contender.name(),
         lines.len(),
         lines.join("\n")

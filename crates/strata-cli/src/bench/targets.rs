@@ -37,6 +37,33 @@ impl Verdict {
     }
 }
 
+/// A ratio target's fate in each round of a run (see [`Target::by_round`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ByRound {
+    /// Strata's figure over the peer's, round by round.
+    pub(super) ratios: Vec<f64>,
+    /// In how many of those rounds the target was met.
+    pub(super) met: usize,
+}
+
+impl ByRound {
+    /// Whether the target was met in every round.
+    pub(super) fn every(&self) -> bool {
+        self.met == self.ratios.len()
+    }
+
+    /// "met in 2 of 3 rounds (0.91×, 1.02×, 1.10×)".
+    pub(super) fn describe(&self) -> String {
+        let ratios: Vec<String> = self.ratios.iter().map(|r| format!("{r:.2}×")).collect();
+        format!(
+            "met in {} of {} rounds ({})",
+            self.met,
+            self.ratios.len(),
+            ratios.join(", ")
+        )
+    }
+}
+
 /// The targets of `row`, as issue 4 states them.
 pub(super) fn of(row: Row) -> &'static [Target] {
     use Contender::{Moka, QuickCache};
@@ -77,6 +104,31 @@ impl Target {
             Target::AtLeast(peer, _) | Target::AtMost(peer, _) => Some(ours / theirs(peer)?),
             Target::BytesAtMost(_) => Some(ours),
         }
+    }
+
+    /// A ratio target judged in each round on its own: the ratio of
+    /// Strata's figure of round `r` to the peer's of the same round, taken
+    /// seconds apart (`rounds[r]` holds Strata's figures and the peers').
+    /// `None` for a bound on bytes (memory is counted once, not per round)
+    /// or when a round lacks a figure.
+    ///
+    /// Why: a median ratio can pass on the strength of one peer's bad
+    /// round. On this shared machine a peer's figure halves in some rounds;
+    /// a target met in every round is met despite the noise, one met in
+    /// some is not settled.
+    pub(super) fn by_round(self, row: Row, rounds: &[(Figures, Vec<Figures>)]) -> Option<ByRound> {
+        if matches!(self, Target::BytesAtMost(_)) {
+            return None;
+        }
+        let mut out = ByRound {
+            ratios: Vec::with_capacity(rounds.len()),
+            met: 0,
+        };
+        for (strata, peers) in rounds {
+            out.ratios.push(self.measured(row, strata, peers)?);
+            out.met += usize::from(self.verdict(row, strata, peers) == Verdict::Met);
+        }
+        Some(out)
     }
 
     /// The target in words, e.g. "≥ 3× moka".
@@ -127,6 +179,38 @@ mod tests {
         assert_eq!(moka.verdict(row, &strata, &peers), Verdict::Met);
         assert_eq!(qc.verdict(row, &strata, &peers), Verdict::NotMet);
         assert_eq!(moka.judged(row, &strata, &peers), "≥ 3× moka: met (3.00×)");
+    }
+
+    #[test]
+    fn each_round_is_judged_on_its_own_figures() {
+        let row = Row::Read(1);
+        // The peer's second round is a bad one: its median ratio passes,
+        // two of three rounds do not.
+        let rounds: Vec<(Figures, Vec<Figures>)> = [(30.0, 31.0), (30.0, 20.0), (30.0, 32.0)]
+            .into_iter()
+            .map(|(ours, theirs)| {
+                (
+                    figures(Contender::Strata(Policy::Adaptive), row, ours),
+                    vec![figures(Contender::QuickCache, row, theirs)],
+                )
+            })
+            .collect();
+        let qc = of(row)[0];
+        let judged = qc.by_round(row, &rounds).expect("a ratio target");
+        assert_eq!(judged.met, 1);
+        assert!(!judged.every());
+        assert_eq!(
+            judged.describe(),
+            "met in 1 of 3 rounds (0.97×, 1.50×, 0.94×)"
+        );
+        // Bytes are counted once, not per round.
+        assert_eq!(of(Row::Memory)[0].by_round(Row::Memory, &rounds), None);
+        // A round without the peer's figure cannot be judged.
+        let mut missing = rounds.clone();
+        missing[1].1.clear();
+        assert_eq!(qc.by_round(row, &missing), None);
+        let all = qc.by_round(row, &rounds[1..2]).expect("one round");
+        assert!(all.every(), "{all:?}");
     }
 
     #[test]
