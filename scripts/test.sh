@@ -23,6 +23,8 @@ step cargo check -p strata --lib --locked
 step ./scripts/ensure-redis.sh
 # The dashboard's browser test drives a headless Chromium.
 step ./scripts/ensure-chromium.sh
+# `hot-paths` counts instructions under callgrind, and its test runs it so.
+step ./scripts/ensure-valgrind.sh
 step cargo test --workspace --all-features --locked
 step env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 echo "==> all checks passed"
