@@ -40,11 +40,17 @@ pub(crate) struct SimArgs {
     /// targets, printing Markdown. Takes the place of --trace and --sizes.
     #[arg(long, value_name = "TRACES_DIR", conflicts_with_all = ["trace", "sizes", "csv", "svg"])]
     reference: Option<PathBuf>,
-    /// Hash seed of Strata's caches (the peers keep theirs). Replays are
-    /// reproducible for any one seed; several seeds show how much a
-    /// policy's hit ratio depends on which keys meet in its structures.
+    /// Hash seed of Strata's caches, moka and foyer (quick_cache keeps its
+    /// own hasher). Replays are reproducible for any one seed; several seeds
+    /// show how much a policy's hit ratio depends on which keys meet in its
+    /// structures.
     #[arg(long, default_value_t = 0)]
     hash_seed: u64,
+    /// Replay under this many hash seeds, from --hash-seed up, and report
+    /// each hit ratio as their mean; with --reference, also each seed's
+    /// verdicts. quick_cache and OPT, which take no seed, run once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    seeds: u64,
 }
 
 pub(crate) fn run(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
@@ -63,8 +69,10 @@ pub(crate) fn run(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Resu
     }
     let trace = trace::read(trace_path, format)?;
     let contenders = contenders(args);
-    let results = replay(trace, &args.sizes, &contenders, args.hash_seed)?;
+    let runs = replay(trace, &args.sizes, &contenders, seeds(args))?;
+    let results = Results::mean(&runs).context("no run")?;
 
+    write_seeds(args, out)?;
     write!(out, "{}", report::table(&results))?;
     if let Some(path) = &args.csv {
         std::fs::write(path, report::csv(&results))
@@ -91,15 +99,50 @@ fn contenders(args: &SimArgs) -> Vec<Contender> {
     contenders
 }
 
-/// Replays `trace` at every size through every contender, with a progress
-/// bar on stderr.
+/// The hash seeds to replay under.
+fn seeds(args: &SimArgs) -> std::ops::Range<u64> {
+    args.hash_seed..args.hash_seed.saturating_add(args.seeds)
+}
+
+/// Names the seeds above the tables, unless it is the usual one.
+fn write_seeds(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    let seeds = seeds(args);
+    if seeds.end - seeds.start > 1 {
+        writeln!(
+            out,
+            "Hit ratios are means over {} hash seeds ({} to {}) of Strata's caches, moka and foyer; \
+             quick_cache and OPT take no seed.\n",
+            seeds.end - seeds.start,
+            seeds.start,
+            seeds.end - 1
+        )?;
+    } else if args.hash_seed != 0 {
+        writeln!(
+            out,
+            "Strata's caches, moka and foyer hash with seed {}.\n",
+            args.hash_seed
+        )?;
+    }
+    Ok(())
+}
+
+/// Replays `trace` at every size through every contender, once per seed,
+/// with a progress bar on stderr: one complete result per seed (the
+/// contenders that take no seed run under the first only, and their
+/// outcomes complete the others).
 fn replay(
     trace: Trace,
     sizes: &[u64],
     contenders: &[Contender],
-    seed: u64,
-) -> anyhow::Result<Results> {
-    let total = trace.keys.len() as u64 * sizes.len() as u64 * contenders.len() as u64;
+    seeds: std::ops::Range<u64>,
+) -> anyhow::Result<Vec<Results>> {
+    let seeded: Vec<Contender> = contenders
+        .iter()
+        .copied()
+        .filter(|c| c.takes_seed())
+        .collect();
+    let per_size = contenders.len() as u64 + (seeds.end - seeds.start - 1) * seeded.len() as u64;
+    let total = trace.keys.len() as u64 * sizes.len() as u64 * per_size;
     // Drawn only when stderr is a terminal, so logs and pipes stay clean.
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
@@ -108,10 +151,20 @@ fn replay(
             .progress_chars("=> "),
     );
     bar.set_message(format!("replaying {}", trace.name));
-    let lab = Lab::new(trace.name.clone(), trace.keys).with_hash_seed(seed);
-    let results = lab.run_all(sizes, contenders, &mut |n| bar.inc(n))?;
+    let mut lab = Lab::new(trace.name.clone(), trace.keys);
+    let mut runs: Vec<Results> = Vec::new();
+    for seed in seeds {
+        lab.set_hash_seed(seed);
+        let run = match runs.first() {
+            None => lab.run_all(sizes, contenders, &mut |n| bar.inc(n))?,
+            Some(first) => lab
+                .run_all(sizes, &seeded, &mut |n| bar.inc(n))?
+                .completed_from(first),
+        };
+        runs.push(run);
+    }
     bar.finish_and_clear();
-    Ok(results)
+    Ok(runs)
 }
 
 /// `--reference`: every reference row, each trace's table, then Adaptive's
@@ -129,20 +182,32 @@ fn run_reference(
             contenders.insert(0, needed);
         }
     }
-    if args.hash_seed != 0 {
-        writeln!(out, "Strata's caches hash with seed {}.\n", args.hash_seed)?;
-    }
+    write_seeds(args, out)?;
+    let seeds = seeds(args);
     let mut all = Vec::new();
+    // by_seed[s][t]: trace t's results under the s-th seed.
+    let mut by_seed: Vec<Vec<Results>> = vec![Vec::new(); (seeds.end - seeds.start) as usize];
     for (file, rows) in reference::by_trace() {
         let path = dir.join(file);
         let trace = trace::read(&path, None)
             .with_context(|| format!("reading the reference trace {}", path.display()))?;
         let sizes: Vec<u64> = rows.iter().map(|r| r.capacity).collect();
-        let results = replay(trace, &sizes, &contenders, args.hash_seed)?;
+        let runs = replay(trace, &sizes, &contenders, seeds.clone())?;
+        let results = Results::mean(&runs).context("no run")?;
         writeln!(out, "```\n{}```\n", report::table(&results))?;
         all.push(results);
+        for (seed, run) in by_seed.iter_mut().zip(runs) {
+            seed.push(run);
+        }
     }
     let card = reference::Scorecard::new(adaptive, &all);
     write!(out, "{}", card.markdown())?;
+    if by_seed.len() > 1 {
+        let cards: Vec<(u64, reference::Scorecard)> = seeds
+            .zip(&by_seed)
+            .map(|(seed, runs)| (seed, reference::Scorecard::new(adaptive, runs)))
+            .collect();
+        write!(out, "\n{}", reference::by_seed(&cards))?;
+    }
     Ok(())
 }

@@ -163,6 +163,58 @@ fn sim_replays_a_text_trace_and_writes_csv_and_svg() {
 }
 
 #[test]
+fn sim_over_several_seeds_reports_the_mean_of_each_seeds_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = dir.path().join("zipfish.csv");
+    // A skewed trace over 2,000 keys: where the sketch and the tuner's
+    // sample fall depends on the hash seed.
+    let rows: String = (0..20_000_u64)
+        .map(|i| {
+            let x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+            format!("k{}\n", (x % 2_000) * (x % 7) / 6)
+        })
+        .collect();
+    std::fs::write(&trace, rows).expect("write trace");
+    let path = trace.to_str().expect("utf-8 path");
+    let adaptive = |out: &str| -> f64 {
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some("300"))
+            .unwrap_or_else(|| panic!("no row 300 in\n{out}"));
+        line.split_whitespace()
+            .nth(1)
+            .expect("an adaptive column")
+            .trim_end_matches('*')
+            .parse()
+            .expect("a number")
+    };
+    let base = [
+        "sim",
+        "--trace",
+        path,
+        "--sizes",
+        "300",
+        "--policies",
+        "adaptive",
+        "--no-peers",
+    ];
+    let mut each = Vec::new();
+    for seed in ["5", "6", "7"] {
+        let (ok, out, err) = strata(&[&base[..], &["--hash-seed", seed]].concat());
+        assert!(ok, "{err}");
+        each.push(adaptive(&out));
+    }
+    let (ok, out, err) = strata(&[&base[..], &["--hash-seed", "5", "--seeds", "3"]].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains("means over 3 hash seeds (5 to 7)"), "{out}");
+    let mean = each.iter().sum::<f64>() / 3.0;
+    // Each figure is printed to two decimals.
+    assert!((adaptive(&out) - mean).abs() <= 0.011, "{each:?} → {out}");
+    let (ok, _, err) = strata(&[&base[..], &["--seeds", "0"]].concat());
+    assert!(!ok && err.contains("--seeds"), "{err}");
+}
+
+#[test]
 fn sim_rejects_bad_input_with_a_clear_message() {
     let (ok, _, err) = strata(&["sim", "--trace", "/nonexistent/trace", "--sizes", "10"]);
     assert!(!ok);

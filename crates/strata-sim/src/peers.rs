@@ -6,8 +6,8 @@
 //! moka and foyer hash keys with a randomly seeded hasher by default, which
 //! made their hit ratios move by up to 0.7 point from run to run (their
 //! frequency sketches and sampling depend on the hashes). Here they get a
-//! fixed-seed hasher instead, as Strata's own replays do, so that a run is
-//! reproducible; the seed is no more favourable than any other.
+//! hasher with the seed the lab is given instead, as Strata's own caches
+//! do, so that a run is reproducible and several seeds can be averaged.
 
 use foyer_memory::{Cache as FoyerCache, CacheBuilder, LfuConfig, S3FifoConfig};
 
@@ -22,20 +22,20 @@ use crate::replay::Replayable;
 /// moka's documented way to apply pending work now.
 pub struct Moka(moka::sync::Cache<u64, (), Fixed>);
 
-/// The hasher of the peers that take one: fixed, for reproducible runs.
+/// The hasher of the peers that take one: seeded, for reproducible runs.
 type Fixed = foldhash::fast::FixedState;
 
-fn fixed() -> Fixed {
-    Fixed::with_seed(0)
+fn fixed(seed: u64) -> Fixed {
+    Fixed::with_seed(seed)
 }
 
 impl Moka {
-    /// A cache of `capacity` entries.
-    pub fn new(capacity: u64) -> Self {
+    /// A cache of `capacity` entries, hashing with `seed`.
+    pub fn new(capacity: u64, seed: u64) -> Self {
         Self(
             moka::sync::Cache::builder()
                 .max_capacity(capacity)
-                .build_with_hasher(fixed()),
+                .build_with_hasher(fixed(seed)),
         )
     }
 }
@@ -75,24 +75,24 @@ impl Replayable for QuickCache {
 pub struct Foyer(FoyerCache<u64, (), Fixed>);
 
 impl Foyer {
-    /// W-TinyLFU (`LfuConfig::default()`).
-    pub fn w_tinylfu(capacity: u64) -> Self {
+    /// W-TinyLFU (`LfuConfig::default()`), hashing with `seed`.
+    pub fn w_tinylfu(capacity: u64, seed: u64) -> Self {
         Self(
             CacheBuilder::new(capacity as usize)
                 .with_shards(1)
                 .with_eviction_config(LfuConfig::default())
-                .with_hash_builder(fixed())
+                .with_hash_builder(fixed(seed))
                 .build(),
         )
     }
 
-    /// S3-FIFO (`S3FifoConfig::default()`).
-    pub fn s3_fifo(capacity: u64) -> Self {
+    /// S3-FIFO (`S3FifoConfig::default()`), hashing with `seed`.
+    pub fn s3_fifo(capacity: u64, seed: u64) -> Self {
         Self(
             CacheBuilder::new(capacity as usize)
                 .with_shards(1)
                 .with_eviction_config(S3FifoConfig::default())
-                .with_hash_builder(fixed())
+                .with_hash_builder(fixed(seed))
                 .build(),
         )
     }

@@ -316,6 +316,76 @@ impl Scorecard {
     }
 }
 
+/// Each seed's verdicts, as Markdown: the rows short, the average distance
+/// to OPT against the target's bound, and whether the candidate was
+/// monotone, one line per seed; then the rows short under any seed.
+///
+/// Why: the scorecard of the means says what the policy does on average;
+/// this says how far one seed, as a user's process would draw it, can be
+/// from that.
+pub fn by_seed(cards: &[(u64, Scorecard)]) -> String {
+    let mut out = String::from(
+        "| seed | rows short | average distance to OPT | bound (0.75 × best peer) | monotone |\n|---:|---|---:|---:|---|\n",
+    );
+    let mut short: Vec<(String, u64, usize)> = Vec::new();
+    for (seed, card) in cards {
+        let failing = card.failing();
+        for l in &failing {
+            match short
+                .iter_mut()
+                .find(|(t, c, _)| *t == l.trace && *c == l.capacity)
+            {
+                Some(entry) => entry.2 += 1,
+                None => short.push((l.trace.clone(), l.capacity, 1)),
+            }
+        }
+        let rows: Vec<String> = failing
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {} ({:+.2})",
+                    l.trace,
+                    l.capacity,
+                    l.candidate - l.best.1
+                )
+            })
+            .collect();
+        let bound = card.best_peer().map_or_else(
+            || "n/a".to_owned(),
+            |(_, d)| format!("{:.2}", DISTANCE_SHARE * d),
+        );
+        let _ = writeln!(
+            out,
+            "| {seed} | {} | {:.2} | {bound} | {} |",
+            if rows.is_empty() {
+                "none".to_owned()
+            } else {
+                rows.join(", ")
+            },
+            card.distance(),
+            if card.falls.is_empty() {
+                "yes"
+            } else {
+                "**no**"
+            },
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nRows short under any seed: {}",
+        if short.is_empty() {
+            "none".to_owned()
+        } else {
+            short
+                .iter()
+                .map(|(t, c, n)| format!("{t} {c} ({n} of {} seeds)", cards.len()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    out
+}
+
 /// Whether `c` is one of those the candidate is compared with per row: the
 /// peers and exact LRU.
 fn is_rival(c: Contender, candidate: Contender) -> bool {
@@ -373,6 +443,39 @@ mod tests {
         let md = card.markdown();
         assert!(md.contains("1 of 2 rows short"), "{md}");
         assert!(md.contains("falls: t 10→20"), "{md}");
+    }
+
+    #[test]
+    fn each_seed_gets_its_verdicts_and_short_rows_are_counted_over_seeds() {
+        let adaptive = Contender::Strata(Policy::Adaptive);
+        // Adaptive, LRU, LFU, OPT: seed 7 short on the second row, seed 8
+        // on none, seed 9 short on the second row and falling.
+        let cards: Vec<(u64, Scorecard)> = [
+            [[40, 30, 90, 60], [35, 36, 90, 70]],
+            [[40, 30, 90, 60], [41, 36, 90, 70]],
+            [[40, 30, 90, 60], [30, 36, 90, 70]],
+        ]
+        .iter()
+        .zip(7..)
+        .map(|(rows, seed)| (seed, Scorecard::new(adaptive, &[results(rows)])))
+        .collect();
+        let md = by_seed(&cards);
+        let line = |seed: &str| {
+            md.lines()
+                .find(|l| l.starts_with(&format!("| {seed} |")))
+                .unwrap_or_else(|| panic!("no line for seed {seed} in\n{md}"))
+        };
+        assert!(line("7").contains("t 20 (-1.00)"), "{md}");
+        assert!(line("8").contains("| none |"), "{md}");
+        assert!(
+            line("9").contains("t 20 (-6.00)") && line("9").ends_with("**no** |"),
+            "{md}"
+        );
+        assert!(line("8").ends_with("| yes |"), "{md}");
+        assert!(
+            md.contains("Rows short under any seed: t 20 (2 of 3 seeds)"),
+            "{md}"
+        );
     }
 
     #[test]
