@@ -131,6 +131,22 @@ fn the_report_counts_every_workload_under_callgrind() {
 }
 
 #[test]
+fn empty_workloads_are_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = small_trace(dir.path());
+    for args in [
+        &["measure", "get", "strata", "--ops", "0"][..],
+        &["measure", "replay", "quick-cache", "--replay-capacity", "0"],
+        &["--replay-limit", "0"],
+    ] {
+        let (ok, _, err) = hot_paths(args, &trace);
+        assert!(!ok, "{args:?}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(err.contains("greater than zero"), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn a_missing_trace_is_named_not_a_panic() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("no-such-trace.lis");

@@ -69,7 +69,7 @@ pub(crate) fn run(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Resu
     }
     let trace = trace::read(trace_path, format)?;
     let contenders = contenders(args);
-    let runs = replay(trace, &args.sizes, &contenders, seeds(args))?;
+    let runs = replay(trace, &args.sizes, &contenders, &seeds(args))?;
     let results = Results::mean(&runs).context("no run")?;
 
     write_seeds(args, out)?;
@@ -99,22 +99,23 @@ fn contenders(args: &SimArgs) -> Vec<Contender> {
     contenders
 }
 
-/// The hash seeds to replay under.
-fn seeds(args: &SimArgs) -> std::ops::Range<u64> {
-    args.hash_seed..args.hash_seed.saturating_add(args.seeds)
+/// The hash seeds to replay under: `--seeds` of them from `--hash-seed`
+/// (wrapping past the largest, so that any seed can start the run).
+fn seeds(args: &SimArgs) -> Vec<u64> {
+    (0..args.seeds.max(1))
+        .map(|i| args.hash_seed.wrapping_add(i))
+        .collect()
 }
 
 /// Names the seeds above the tables, unless it is the usual one.
 fn write_seeds(args: &SimArgs, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     let seeds = seeds(args);
-    if seeds.end - seeds.start > 1 {
+    if let [first, .., last] = seeds.as_slice() {
         writeln!(
             out,
-            "Hit ratios are means over {} hash seeds ({} to {}) of Strata's caches, moka and foyer; \
-             quick_cache and OPT take no seed.\n",
-            seeds.end - seeds.start,
-            seeds.start,
-            seeds.end - 1
+            "Hit ratios are means over {} hash seeds ({first} to {last}) of Strata's caches, moka \
+             and foyer; quick_cache and OPT take no seed.\n",
+            seeds.len(),
         )?;
     } else if args.hash_seed != 0 {
         writeln!(
@@ -134,14 +135,15 @@ fn replay(
     trace: Trace,
     sizes: &[u64],
     contenders: &[Contender],
-    seeds: std::ops::Range<u64>,
+    seeds: &[u64],
 ) -> anyhow::Result<Vec<Results>> {
     let seeded: Vec<Contender> = contenders
         .iter()
         .copied()
         .filter(|c| c.takes_seed())
         .collect();
-    let per_size = contenders.len() as u64 + (seeds.end - seeds.start - 1) * seeded.len() as u64;
+    let later = seeds.len().saturating_sub(1) as u64;
+    let per_size = contenders.len() as u64 + later * seeded.len() as u64;
     let total = trace.keys.len() as u64 * sizes.len() as u64 * per_size;
     // Drawn only when stderr is a terminal, so logs and pipes stay clean.
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
@@ -153,7 +155,7 @@ fn replay(
     bar.set_message(format!("replaying {}", trace.name));
     let mut lab = Lab::new(trace.name.clone(), trace.keys);
     let mut runs: Vec<Results> = Vec::new();
-    for seed in seeds {
+    for &seed in seeds {
         lab.set_hash_seed(seed);
         let run = match runs.first() {
             None => lab.run_all(sizes, contenders, &mut |n| bar.inc(n))?,
@@ -186,13 +188,13 @@ fn run_reference(
     let seeds = seeds(args);
     let mut all = Vec::new();
     // by_seed[s][t]: trace t's results under the s-th seed.
-    let mut by_seed: Vec<Vec<Results>> = vec![Vec::new(); (seeds.end - seeds.start) as usize];
+    let mut by_seed: Vec<Vec<Results>> = vec![Vec::new(); seeds.len()];
     for (file, rows) in reference::by_trace() {
         let path = dir.join(file);
         let trace = trace::read(&path, None)
             .with_context(|| format!("reading the reference trace {}", path.display()))?;
         let sizes: Vec<u64> = rows.iter().map(|r| r.capacity).collect();
-        let runs = replay(trace, &sizes, &contenders, seeds.clone())?;
+        let runs = replay(trace, &sizes, &contenders, &seeds)?;
         let results = Results::mean(&runs).context("no run")?;
         writeln!(out, "```\n{}```\n", report::table(&results))?;
         all.push(results);
@@ -204,8 +206,9 @@ fn run_reference(
     write!(out, "{}", card.markdown())?;
     if by_seed.len() > 1 {
         let cards: Vec<(u64, reference::Scorecard)> = seeds
+            .iter()
             .zip(&by_seed)
-            .map(|(seed, runs)| (seed, reference::Scorecard::new(adaptive, runs)))
+            .map(|(&seed, runs)| (seed, reference::Scorecard::new(adaptive, runs)))
             .collect();
         write!(out, "\n{}", reference::by_seed(&cards))?;
     }

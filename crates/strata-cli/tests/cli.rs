@@ -212,6 +212,16 @@ fn sim_over_several_seeds_reports_the_mean_of_each_seeds_run() {
     assert!((adaptive(&out) - mean).abs() <= 0.011, "{each:?} → {out}");
     let (ok, _, err) = strata(&[&base[..], &["--seeds", "0"]].concat());
     assert!(!ok && err.contains("--seeds"), "{err}");
+    // Any seed can start a run: the largest wraps to 0.
+    let (ok, out, err) = strata(
+        &[
+            &base[..],
+            &["--hash-seed", "18446744073709551615", "--seeds", "2"],
+        ]
+        .concat(),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("(18446744073709551615 to 0)"), "{out}");
 }
 
 #[test]

@@ -95,6 +95,13 @@ const CAPACITY: u64 = 100_000;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let sizes = match &args.command {
+        Some(Run::Measure { sizes, .. }) => sizes,
+        None => &args.sizes,
+    };
+    if sizes.ops == 0 || sizes.replay_limit == 0 || sizes.replay_capacity == 0 {
+        bail!("--ops, --replay-limit and --replay-capacity must be greater than zero");
+    }
     match args.command {
         Some(Run::Measure {
             workload,
