@@ -397,6 +397,44 @@ fn bench_compare_prints_every_row_with_figures_and_their_ratios() {
 }
 
 #[test]
+fn bench_compare_judges_the_default_policys_rounds_wherever_it_is_listed() {
+    let traces = small_traces_dir();
+    let (ok, out, err) = strata(&[
+        "bench",
+        "--compare",
+        "--policies",
+        "lru,adaptive",
+        "--capacity",
+        "2000",
+        "--ops",
+        "20000",
+        "--traces",
+        traces.path().to_str().expect("utf-8 path"),
+        "--replay-capacity",
+        "1000",
+        "--memory-entries",
+        "20000",
+        "--rounds",
+        "1",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("issue-4 targets (strata): "), "{out}");
+    // One round: each target's round is its median, so the ratio judged
+    // round by round is the one judged by the medians, Adaptive's, not
+    // LRU's (listed first).
+    let judged: Vec<&str> = out.lines().filter(|l| l.starts_with("- ")).collect();
+    assert!(judged.len() >= 8, "{out}");
+    for line in judged.iter().filter(|l| l.contains("rounds (")) {
+        let ratios: Vec<&str> = line
+            .split(['(', ')'])
+            .filter(|part| part.ends_with('×') && !part.contains(' '))
+            .collect();
+        assert_eq!(ratios.len(), 2, "{line}");
+        assert_eq!(ratios[0], ratios[1], "{line}");
+    }
+}
+
+#[test]
 fn bench_compare_names_a_missing_trace() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("no-traces");

@@ -61,10 +61,12 @@ impl Contender {
     /// hashes nothing, and quick_cache keeps its own hasher.
     pub fn takes_seed(self) -> bool {
         match self {
+            Contender::Strata(_) => true,
             Contender::Opt => false,
             #[cfg(feature = "peers")]
+            Contender::Moka | Contender::FoyerWTinyLfu | Contender::FoyerS3Fifo => true,
+            #[cfg(feature = "peers")]
             Contender::QuickCache => false,
-            _ => true,
         }
     }
 
@@ -343,8 +345,9 @@ mod tests {
         ];
         assert!(all[0].takes_seed() && all[1].takes_seed() && !all[2].takes_seed());
         let first = run(&all, &[&[400, 300, 600], &[500, 450, 700]]);
-        // A later seed replays only the seeded contenders, in its own order.
-        let second = run(&all[..2], &[&[311, 410], &[451, 520]]).completed_from(&first);
+        // A later seed replays only the seeded contenders, here in another
+        // order: LRU first.
+        let second = run(&[all[1], all[0]], &[&[410, 311], &[520, 451]]).completed_from(&first);
         assert_eq!(second.contenders, all.to_vec());
         assert_eq!(second.hit_ratio(0, Contender::Opt), Some(60.0));
         assert_eq!(second.hit_ratio(0, all[0]), Some(31.1));

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Why instructions: this 2-core machine is shared, and the timed ratios of
-//! `strata bench --compare` swing twofold from one round to the next.
+//! `strata bench --compare` swing up to fourfold from one round to the
+//! next.
 //! Callgrind counts the same instructions on every run, so the count shows
 //! what a change of the code did, and how far each path is from quick_cache's.
 //! It does not show memory stalls (a cold cache line costs no instruction):
@@ -14,7 +15,7 @@
 //!
 //! With no subcommand, runs every workload on every cache under
 //! `valgrind --tool=callgrind`, counting only inside the operations (the
-//! functions named `op_*`, kept out of line), and prints a Markdown table
+//! functions `op::op_*`, kept out of line), and prints a Markdown table
 //! of instructions per operation. `hot-paths measure WORKLOAD CACHE` is the
 //! run that valgrind executes; alone, it just runs the workload.
 //!
@@ -22,7 +23,8 @@
 //! cache, overwrites of present keys, the 90/10 mix, and the replay of a
 //! trace (get, then insert on a miss). Strata's caches are built with the
 //! library's defaults (stats on, one of them with stats off) and hash seed
-//! 0, so that two runs make the same policy decisions.
+//! 0, and quick_cache with a fixed-seed hasher, so that two runs make the
+//! same decisions and count the same instructions.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,25 +47,24 @@ enum Run {
     Measure {
         workload: Workload,
         cache: Contender,
-        #[command(flatten)]
-        sizes: Sizes,
     },
 }
 
-/// How much each workload does; passed on to the measured runs.
+/// How much each workload does; passed on to the measured runs. Global, so
+/// that they may come before or after `measure`.
 #[derive(Debug, Clone, clap::Args)]
 struct Sizes {
     /// Measured operations of the read, overwrite and mixed workloads.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, global = true, default_value_t = 1_000_000)]
     ops: usize,
     /// The trace replayed (any format `strata sim` reads).
-    #[arg(long, default_value = "../shared/traces/arc/P6.lis.zst")]
+    #[arg(long, global = true, default_value = "../shared/traces/arc/P6.lis.zst")]
     trace: PathBuf,
     /// Requests of the trace replayed, from its start.
-    #[arg(long, default_value_t = 3_000_000)]
+    #[arg(long, global = true, default_value_t = 3_000_000)]
     replay_limit: usize,
     /// The replay's capacity, in entries.
-    #[arg(long, default_value_t = 160_000)]
+    #[arg(long, global = true, default_value_t = 160_000)]
     replay_capacity: u64,
 }
 
@@ -95,24 +96,17 @@ const CAPACITY: u64 = 100_000;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let sizes = match &args.command {
-        Some(Run::Measure { sizes, .. }) => sizes,
-        None => &args.sizes,
-    };
+    let sizes = &args.sizes;
     if sizes.ops == 0 || sizes.replay_limit == 0 || sizes.replay_capacity == 0 {
         bail!("--ops, --replay-limit and --replay-capacity must be greater than zero");
     }
     match args.command {
-        Some(Run::Measure {
-            workload,
-            cache,
-            sizes,
-        }) => {
-            let done = measure(workload, cache, &sizes)?;
+        Some(Run::Measure { workload, cache }) => {
+            let done = measure(workload, cache, sizes)?;
             println!("ops {} reads {} hits {}", done.ops, done.reads, done.hits);
             Ok(())
         }
-        None => report(&args.sizes),
+        None => report(sizes),
     }
 }
 
@@ -123,11 +117,24 @@ struct Done {
     hits: u64,
 }
 
+/// quick_cache with its default weigher and lifecycle but a fixed-seed
+/// hasher (its default, foldhash's quality hasher, is seeded at random per
+/// process, which moved its counts by 1% between runs).
+type Quick = quick_cache::sync::Cache<
+    u64,
+    u64,
+    quick_cache::UnitWeighter,
+    foldhash::quality::FixedState,
+    quick_cache::sync::DefaultLifecycle<u64, u64>,
+>;
+
 /// The operations measured, out of line so that callgrind can count inside
-/// them alone (`--toggle-collect=*op_*`). Each is one call of the cache.
+/// them alone (`--toggle-collect=hot_paths::op::op_*`). Each is one call of
+/// the cache.
 mod op {
+    use super::Quick;
+
     type Strata = strata::MemoryCache<u64, u64>;
-    type Quick = quick_cache::sync::Cache<u64, u64>;
 
     #[inline(never)]
     pub(super) fn op_strata_get(c: &Strata, k: u64) -> bool {
@@ -172,7 +179,7 @@ impl Ops for strata::MemoryCache<u64, u64> {
     }
 }
 
-impl Ops for quick_cache::sync::Cache<u64, u64> {
+impl Ops for Quick {
     fn get(&self, k: u64) -> bool {
         op::op_quick_get(self, k)
     }
@@ -180,7 +187,7 @@ impl Ops for quick_cache::sync::Cache<u64, u64> {
         op::op_quick_insert(self, k, v);
     }
     fn fill(&self, k: u64, v: u64) {
-        quick_cache::sync::Cache::insert(self, k, v);
+        Quick::insert(self, k, v);
     }
 }
 
@@ -204,12 +211,15 @@ fn measure(workload: Workload, cache: Contender, sizes: &Sizes) -> anyhow::Resul
             Ok(run(workload, &c, &keys))
         }
         Contender::QuickCache => {
-            let capacity = usize::try_from(capacity).context("capacity")?;
-            Ok(run(
-                workload,
-                &quick_cache::sync::Cache::<u64, u64>::new(capacity),
-                &keys,
-            ))
+            let items = usize::try_from(capacity).context("capacity")?;
+            let cache = Quick::with(
+                items,
+                capacity,
+                quick_cache::UnitWeighter,
+                foldhash::quality::FixedState::with_seed(0),
+                quick_cache::sync::DefaultLifecycle::default(),
+            );
+            Ok(run(workload, &cache, &keys))
         }
     }
 }
@@ -259,7 +269,8 @@ fn run(workload: Workload, c: &impl Ops, keys: &[u64]) -> Done {
             }
         }
         Workload::Overwrite => {
-            for k in 0..CAPACITY {
+            // The Zipf draws are 1 to CAPACITY.
+            for k in 1..=CAPACITY {
                 c.fill(k, k);
             }
             for &k in keys {
@@ -373,7 +384,9 @@ fn count(
             "--callgrind-out-file={}",
             dir.join("callgrind.out").display()
         ))
-        .arg("--toggle-collect=*op_*")
+        // The measured functions only: a looser pattern (`*op_*`) also
+        // matched `drop_in_place` and counted the caches' teardown.
+        .arg("--toggle-collect=hot_paths::op::op_*")
         .arg(me)
         .args(["measure", &name(workload), &name(cache)])
         .args(["--ops", &sizes.ops.to_string()])

@@ -191,12 +191,16 @@ pub(super) fn run(
             measure_memory(contender, &plan, first)?;
         }
     }
-    // The default policy's rounds beside the peers' of the same round, for
-    // judging each target round by round.
+    // The default policy's rounds (those the summary judges, wherever
+    // --policies lists it) beside the peers' of the same round, for judging
+    // each target round by round.
+    let adaptive = order
+        .iter()
+        .position(|&c| c == Contender::Strata(Policy::Adaptive));
     let by_round: Vec<(Figures, Vec<Figures>)> = (0..cmp.rounds)
         .filter_map(|r| {
             let peers = [runs.get(1)?.get(r)?.clone(), runs.get(2)?.get(r)?.clone()];
-            Some((runs.first()?.get(r)?.clone(), peers.to_vec()))
+            Some((runs.get(adaptive?)?.get(r)?.clone(), peers.to_vec()))
         })
         .collect();
     let mut medians = runs.into_iter().filter_map(|mut rounds| {
