@@ -295,10 +295,11 @@ fn cells<'a>(out: &'a str, label: &str) -> Vec<&'a str> {
     row.trim_matches('|').split('|').map(str::trim).collect()
 }
 
-#[test]
-fn bench_compare_prints_every_row_with_figures_and_their_ratios() {
+/// `strata bench --compare` on small workloads and the small trace, with
+/// `extra` arguments.
+fn small_compare(extra: &[&str]) -> (bool, String, String) {
     let traces = small_traces_dir();
-    let (ok, out, err) = strata(&[
+    let small = [
         "bench",
         "--compare",
         "--capacity",
@@ -311,9 +312,13 @@ fn bench_compare_prints_every_row_with_figures_and_their_ratios() {
         "1000",
         "--memory-entries",
         "20000",
-        "--rounds",
-        "2",
-    ]);
+    ];
+    strata(&[&small[..], extra].concat())
+}
+
+#[test]
+fn bench_compare_prints_every_row_with_figures_and_their_ratios() {
+    let (ok, out, err) = small_compare(&["--rounds", "2"]);
     assert!(ok, "{err}");
     assert!(out.contains("median of 2 rounds"), "{out}");
     assert!(out.contains("in the replay (the default)"), "{out}");
@@ -398,25 +403,7 @@ fn bench_compare_prints_every_row_with_figures_and_their_ratios() {
 
 #[test]
 fn bench_compare_judges_the_default_policys_rounds_wherever_it_is_listed() {
-    let traces = small_traces_dir();
-    let (ok, out, err) = strata(&[
-        "bench",
-        "--compare",
-        "--policies",
-        "lru,adaptive",
-        "--capacity",
-        "2000",
-        "--ops",
-        "20000",
-        "--traces",
-        traces.path().to_str().expect("utf-8 path"),
-        "--replay-capacity",
-        "1000",
-        "--memory-entries",
-        "20000",
-        "--rounds",
-        "1",
-    ]);
+    let (ok, out, err) = small_compare(&["--policies", "lru,adaptive", "--rounds", "1"]);
     assert!(ok, "{err}");
     assert!(out.contains("issue-4 targets (strata): "), "{out}");
     // One round: each target's round is its median, so the ratio judged
