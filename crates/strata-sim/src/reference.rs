@@ -324,8 +324,8 @@ impl Scorecard {
 /// this says how far one seed, as a user's process would draw it, can be
 /// from that.
 pub fn by_seed(cards: &[(u64, Scorecard)]) -> String {
-    let mut out = String::from(
-        "| seed | rows short | average distance to OPT | bound (0.75 × best peer) | monotone |\n|---:|---|---:|---:|---|\n",
+    let mut out = format!(
+        "| seed | rows short | average distance to OPT | bound ({DISTANCE_SHARE} × best peer) | monotone |\n|---:|---|---:|---:|---|\n",
     );
     let mut short: Vec<(String, u64, usize)> = Vec::new();
     for (seed, card) in cards {
