@@ -130,6 +130,55 @@ fn the_report_counts_every_workload_under_callgrind() {
     }
 }
 
+/// Instructions counted inside the measured operations of one run, as
+/// the report counts them.
+fn collected(args: &[&str], trace: &Path) -> u64 {
+    let output = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg("--toggle-collect=hot_paths::op::op_*")
+        .arg(env!("CARGO_BIN_EXE_hot-paths"))
+        .args(args)
+        .arg("--trace")
+        .arg(trace)
+        .output()
+        .expect("valgrind runs (scripts/ensure-valgrind.sh installs it)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    stderr
+        .lines()
+        .find_map(|l| l.split_once("Collected :"))
+        .and_then(|(_, n)| n.trim().replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("no count in {stderr}"))
+}
+
+#[test]
+fn two_runs_count_the_same_instructions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trace = small_trace(dir.path());
+    // quick_cache's default hasher is seeded at random per process; with
+    // it, these counts differed from run to run.
+    for args in [
+        &[
+            "measure",
+            "replay",
+            "quick-cache",
+            "--replay-capacity",
+            "500",
+        ][..],
+        &["measure", "mixed", "strata-no-stats", "--ops", "3000"],
+    ] {
+        let (first, second) = (collected(args, &trace), collected(args, &trace));
+        assert!(first > 1_000, "{args:?}: {first}");
+        assert_eq!(first, second, "{args:?}");
+    }
+    // With stats, Strata times one operation in so many, at a pace set by
+    // the clock: its count moves a little between runs, never much.
+    let args = ["measure", "mixed", "strata", "--ops", "3000"];
+    let (first, second) = (collected(&args, &trace), collected(&args, &trace));
+    let drift = first.abs_diff(second) as f64 / first as f64;
+    assert!(drift < 0.02, "{first} against {second}");
+}
+
 #[test]
 fn empty_workloads_are_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -7,9 +7,10 @@
 //!
 //! Why instructions: this 2-core machine is shared, and the timed ratios of
 //! `strata bench --compare` swing up to fourfold from one round to the
-//! next.
-//! Callgrind counts the same instructions on every run, so the count shows
-//! what a change of the code did, and how far each path is from quick_cache's.
+//! next. Callgrind counts the same instructions on every run (Strata with
+//! stats within about 0.2%: it times one operation in so many, at a pace
+//! set by the clock), so the count shows what a change of the code did,
+//! and how far each path is from quick_cache's.
 //! It does not show memory stalls (a cold cache line costs no instruction):
 //! only the timed benchmarks show those.
 //!
@@ -24,7 +25,7 @@
 //! trace (get, then insert on a miss). Strata's caches are built with the
 //! library's defaults (stats on, one of them with stats off) and hash seed
 //! 0, and quick_cache with a fixed-seed hasher, so that two runs make the
-//! same decisions and count the same instructions.
+//! same decisions.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
