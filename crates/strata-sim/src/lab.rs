@@ -128,15 +128,9 @@ impl Lab {
         }
     }
 
-    /// The lab with its caches hashing with `seed` instead of 0 (see
-    /// [`StrataCache::with_hash_seed`] and [`Contender::takes_seed`]).
-    pub fn with_hash_seed(mut self, seed: u64) -> Self {
-        self.hash_seed = seed;
-        self
-    }
-
-    /// Changes the hash seed of the runs to come (OPT, computed once, is
-    /// kept).
+    /// Makes the runs to come hash with `seed` instead of 0 (see
+    /// [`StrataCache::with_hash_seed`] and [`Contender::takes_seed`]); OPT,
+    /// computed once, is kept.
     pub fn set_hash_seed(&mut self, seed: u64) {
         self.hash_seed = seed;
     }

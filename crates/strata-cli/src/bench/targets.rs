@@ -80,13 +80,18 @@ pub(super) fn of(row: Row) -> &'static [Target] {
 impl Target {
     /// Judges the target on `row` from Strata's figures and the peers'.
     pub(super) fn verdict(self, row: Row, strata: &Figures, peers: &[Figures]) -> Verdict {
-        match (self.measured(row, strata, peers), self) {
-            (None, _) => Verdict::Unknown,
-            (Some(r), Target::AtLeast(_, bound)) if r >= bound => Verdict::Met,
-            (Some(r), Target::AtMost(_, bound) | Target::BytesAtMost(bound)) if r <= bound => {
-                Verdict::Met
-            }
-            (Some(_), _) => Verdict::NotMet,
+        match self.measured(row, strata, peers) {
+            None => Verdict::Unknown,
+            Some(value) if self.meets(value) => Verdict::Met,
+            Some(_) => Verdict::NotMet,
+        }
+    }
+
+    /// Whether `value` (a ratio, or bytes) is within the target's bound.
+    fn meets(self, value: f64) -> bool {
+        match self {
+            Target::AtLeast(_, bound) => value >= bound,
+            Target::AtMost(_, bound) | Target::BytesAtMost(bound) => value <= bound,
         }
     }
 
@@ -125,8 +130,9 @@ impl Target {
             met: 0,
         };
         for (strata, peers) in rounds {
-            out.ratios.push(self.measured(row, strata, peers)?);
-            out.met += usize::from(self.verdict(row, strata, peers) == Verdict::Met);
+            let ratio = self.measured(row, strata, peers)?;
+            out.met += usize::from(self.meets(ratio));
+            out.ratios.push(ratio);
         }
         Some(out)
     }
